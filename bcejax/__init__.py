@@ -1,0 +1,17 @@
+"""bcejax: exact, stable and transformable binary cross-entropy losses in JAX."""
+
+from bcejax._binary_cross_entropy import binary_cross_entropy
+from bcejax._binary_cross_entropy import sigmoid_binary_cross_entropy
+from bcejax._checks import check_labels
+from bcejax._checks import check_logits
+from bcejax._checks import check_probabilities
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "binary_cross_entropy",
+    "check_labels",
+    "check_logits",
+    "check_probabilities",
+    "sigmoid_binary_cross_entropy",
+)
