@@ -230,7 +230,7 @@ def sigmoid_binary_cross_entropy(
         >>> logits = jnp.array([[2.0, -1.0, 0.0], [0.5, 3.0, -2.0]])
         >>> labels = jnp.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
         >>> print(f"{bcejax.sigmoid_binary_cross_entropy(logits, labels):.6f}")
-        0.318418
+        0.380488
         >>> bcejax.sigmoid_binary_cross_entropy(
         ...     logits, labels, pos_weight=jnp.array([1.0, 2.0, 4.0]), reduction="none"
         ... ).shape
@@ -388,8 +388,9 @@ def binary_cross_entropy(
         >>> import bcejax
         >>> probs = jnp.array([0.9, 0.2, 0.0])
         >>> labels = jnp.array([1.0, 0.0, 1.0])
-        >>> bcejax.binary_cross_entropy(probs, labels, reduction="none")
-        Array([1.0536052e-01, 2.2314353e-01, 1.0000000e+02], dtype=float32)
+        >>> losses = bcejax.binary_cross_entropy(probs, labels, reduction="none")
+        >>> print(losses.round(6))
+        [  0.105361   0.223144 100.      ]
 
     References:
         PyTorch, `BCELoss
