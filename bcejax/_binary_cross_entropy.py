@@ -86,7 +86,7 @@ def _logits_forward(logits, labels, weight, pos_weight, where):
     losses = _times(positive, softplus_neg) + _times(negative, softplus)
     if mask is not None:
         losses = jnp.where(mask, losses, 0)
-    # Saved for the backward pass: the inputs only, which the caller holds anyway.
+    # Saved for the backward pass: the inputs only, which the caller keeps in memory anyway.
     # The backward pass recomputes exp(-|x|) instead of storing a new array.
     return losses, (logits, labels, weight, pos_weight, where)
 

@@ -18,7 +18,7 @@ that ``err.throw()`` raises after the jitted call::
 
 Called outside ``checkify.checkify`` on concrete arrays, a failed check raises at
 once. Called under ``jax.jit`` without ``checkify.checkify``, JAX raises an error
-that asks for ``checkify``.
+saying that the function must be wrapped with ``checkify``.
 """
 
 import jax

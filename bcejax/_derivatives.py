@@ -65,7 +65,7 @@ def vjp_with_forward_mode(
         output = function(*primals)
         active = tuple(
                 i for i, tangent in enumerate(tangents)
-                if not isinstance(tangent, SymbolicZero)
+                if tangent is not None and not isinstance(tangent, SymbolicZero)
         )
         if not active:
             return output, SymbolicZero(jax.typeof(output))
