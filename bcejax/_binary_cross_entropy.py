@@ -14,45 +14,16 @@ import jax
 import jax.numpy as jnp
 
 from bcejax import _derivatives
+from bcejax import _elementwise
 from bcejax import _validation
+from bcejax._elementwise import broadcast as _broadcast
+from bcejax._elementwise import cotangent as _cotangent
+from bcejax._elementwise import masked_operands as _masked_operands
+from bcejax._elementwise import times as _times
 
 # The floor of each log term in `binary_cross_entropy`, as in PyTorch's BCELoss:
 # it keeps the loss finite at probabilities of exactly 0 and 1.
 LOG_FLOOR = -100.0
-
-
-def _times(coefficient: jax.Array, value: jax.Array) -> jax.Array:
-    """Multiply, counting a term with a coefficient of exactly 0 as 0 even if ``value`` is inf."""
-    return jnp.where(coefficient == 0, 0, coefficient * value)
-
-
-def _masked_operands(inputs, labels, where, fill):
-    """Upcast inputs and labels, and replace masked-out elements by harmless values.
-
-    Masked-out elements may hold NaN or inf (padding, unknown labels). Replacing
-    them before any arithmetic keeps NaN out of every derivative, including the
-    derivatives of the backward pass itself.
-    """
-    dtype = _validation.compute_dtype(inputs.dtype)
-    x = inputs.astype(dtype)
-    y = labels.astype(dtype)
-    mask = None
-    if where is not None:
-        mask = jnp.broadcast_to(where, x.shape)
-        x = jnp.where(mask, x, fill)
-        y = jnp.where(mask, y, 0)
-    return x, y, mask
-
-
-def _broadcast(value, shape, dtype):
-    return None if value is None else jnp.broadcast_to(value.astype(dtype), shape)
-
-
-def _cotangent(gradient, mask, primal):
-    """Zero masked-out elements, sum over broadcast axes, and cast to the primal's dtype."""
-    if mask is not None:
-        gradient = jnp.where(mask, gradient, 0)
-    return _validation.sum_to_shape(gradient, primal.shape).astype(primal.dtype)
 
 
 # ----------------------------------------------------------------------------------
@@ -70,12 +41,7 @@ def _logits_operands(logits, labels, weight, pos_weight, where):
     if w is not None:
         positive = w * positive
         negative = w * negative
-    # log(1 + exp(-|x|)) lies in [0, log 2] and never overflows.
-    log_term = jnp.log1p(jnp.exp(-jnp.abs(x)))
-    # softplus(x) = max(x, 0) + log(1 + exp(-|x|)) = -log(1 - sigmoid(x)).
-    softplus = jnp.maximum(x, 0) + log_term
-    # softplus(-x) = max(-x, 0) + log(1 + exp(-|x|)) = -log(sigmoid(x)).
-    softplus_neg = jnp.maximum(-x, 0) + log_term
+    softplus, softplus_neg, log_term = _elementwise.softpluses(x)
     return x, y, w, p, mask, positive, negative, log_term, softplus, softplus_neg
 
 
@@ -98,15 +64,7 @@ def _logits_backward(residuals, cotangent):
     )
     cotangent = cotangent.astype(x.dtype)
 
-    # sigmoid(|x|) = 1 / (1 + e) and sigmoid(-|x|) = e / (1 + e) with e = exp(-|x|):
-    # neither is formed as a difference, so sigmoid(-x) keeps full relative
-    # precision where sigmoid(x) rounds to 1.
-    exp_term = jnp.exp(-jnp.abs(x))
-    sigmoid_abs = 1 / (1 + exp_term)
-    sigmoid_neg_abs = exp_term * sigmoid_abs
-    nonnegative = x >= 0
-    sigmoid = jnp.where(nonnegative, sigmoid_abs, sigmoid_neg_abs)
-    sigmoid_neg = jnp.where(nonnegative, sigmoid_neg_abs, sigmoid_abs)
+    sigmoid, sigmoid_neg, _ = _elementwise.sigmoids(x)
     # d/dx = w * ((1 - y) * sigmoid(x) - p * y * sigmoid(-x)).
     d_logits = cotangent * (negative * sigmoid - positive * sigmoid_neg)
 
@@ -116,7 +74,7 @@ def _logits_backward(residuals, cotangent):
     if p is None:
         label_slope = -x
     else:
-        label_slope = jnp.where(nonnegative, -x, _times(p, -x)) + (p - 1) * log_term
+        label_slope = jnp.where(x >= 0, -x, _times(p, -x)) + (p - 1) * log_term
     if w is not None:
         label_slope = _times(w, label_slope)
     d_labels = cotangent * label_slope

@@ -32,7 +32,7 @@ Backward = Callable[[Any, jax.Array], tuple[Any, ...]]
 
 
 def vjp_with_forward_mode(
-        forward: Forward, backward: Backward
+    forward: Forward, backward: Backward, constant_argnums: tuple[int, ...] = ()
 ) -> tuple[Callable[..., jax.Array], Callable[..., jax.Array]]:
     """Build a function differentiable in both modes from a hand-written VJP.
 
@@ -42,6 +42,9 @@ def vjp_with_forward_mode(
             tuple with one entry per argument: an array of the argument's shape and
             dtype, or ``None`` for an argument that is ``None`` or not differentiable.
             It must be linear in ``output_cotangent``.
+        constant_argnums: positions of array arguments that receive no gradient
+            (hyperparameters such as a focusing exponent). ``backward`` returns
+            ``None`` for them, and their tangents are ignored in forward mode.
 
     Returns:
         ``(function, vjp_function)``. ``function`` supports ``jax.grad``, ``jax.jvp``
@@ -64,14 +67,15 @@ def vjp_with_forward_mode(
         # of this rule use the rule again.
         output = function(*primals)
         active = tuple(
-                i for i, tangent in enumerate(tangents)
-                if tangent is not None and not isinstance(tangent, SymbolicZero)
+            i for i, tangent in enumerate(tangents)
+            if tangent is not None and i not in constant_argnums
+            and not isinstance(tangent, SymbolicZero)
         )
         if not active:
             return output, SymbolicZero(jax.typeof(output))
         active_tangents = tuple(tangents[i] for i in active)
         output_tangent = jax.checkpoint(_pushforward, static_argnums=(0, 1, 2))(
-                forward, backward, active, primals, active_tangents
+            forward, backward, active, primals, active_tangents
         )
         return output, output_tangent
 
