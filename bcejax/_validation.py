@@ -174,3 +174,31 @@ def sum_to_shape(gradient: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     if axes:
         gradient = jnp.sum(gradient, axis=axes)
     return gradient.reshape(shape)
+
+
+def hyperparameter_value(function: str, name: str, value: jax.typing.ArrayLike, *,
+                         low: float, high: float | None = None,
+                         include_high: bool = True) -> jax.Array:
+    """Check a scalar hyperparameter such as ``gamma`` and return it as a float array.
+
+    A Python number or a concrete array is checked against its range at trace time.
+    A traced value (a schedule inside ``jax.jit``) is passed on unchecked.
+    """
+    if isinstance(value, bool) or not (isinstance(value, numbers.Real) or hasattr(value, "shape")):
+        raise TypeError(f"{function}: `{name}` must be a real scalar, got {value!r}.")
+    array = jnp.asarray(value)
+    if array.shape != ():
+        raise ValueError(f"{function}: `{name}` must be a scalar, got shape {array.shape}.")
+    if not jnp.issubdtype(array.dtype, jnp.floating):
+        array = array.astype(jnp.float32)
+    if not isinstance(array, jax.core.Tracer):
+        number = float(array)
+        if high is None:
+            valid, expected = number >= low, f">= {low}"
+        elif include_high:
+            valid, expected = low <= number <= high, f"in [{low}, {high}]"
+        else:
+            valid, expected = low <= number < high, f"in [{low}, {high})"
+        if not valid:
+            raise ValueError(f"{function}: `{name}` must be {expected}, got {number}.")
+    return array

@@ -7,6 +7,8 @@ mpmath.mp.dps = 60
 
 
 def _mpf(value):
+    if isinstance(value, mpmath.mpf):
+        return value
     return mpmath.mpf(float(value))
 
 
@@ -72,3 +74,36 @@ def ulp_error(actual, exact, dtype=np.float32):
     with np.errstate(invalid="ignore"):
         error = np.abs(actual - exact) / spacing
     return np.where(both_equal, 0.0, error)
+
+
+def focal_loss(x, y, alpha=None, gamma=2.0):
+    """Return alpha_t * (1 - p_t)^gamma * CE(x, y), with 1 - p_t = y (1 - p) + (1 - y) p."""
+    x, y, gamma = _mpf(x), _mpf(y), _mpf(gamma)
+    miss = y * sigmoid(-x) + (1 - y) * sigmoid(x)
+    focus = mpmath.mpf(1) if gamma == 0 else miss ** gamma
+    scale = mpmath.mpf(1) if alpha is None else _mpf(alpha) * y + (1 - _mpf(alpha)) * (1 - y)
+    return _times(scale * focus, logits_loss(x, y))
+
+
+def asymmetric_loss(x, y, gamma_pos=0.0, gamma_neg=4.0, clip=0.05):
+    """Return y (1-p)^g+ (-log p) + (1-y) p_m^g- (-log(1 - p_m)), p_m = max(p - clip, 0)."""
+    x, y = _mpf(x), _mpf(y)
+    p = sigmoid(x)
+    shifted = max(p - _mpf(clip), mpmath.mpf(0))
+    positive = (1 - p) ** _mpf(gamma_pos) * softplus(-x) if gamma_pos else softplus(-x)
+    if shifted == 0:
+        negative = mpmath.mpf(0)
+    else:
+        negative = shifted ** _mpf(gamma_neg) * -mpmath.log(1 - shifted)
+    return _times(y, positive) + _times(1 - y, negative)
+
+
+def poly1_loss(x, y, epsilon=1.0):
+    """Return CE(x, y) + epsilon * (1 - p_t)."""
+    x, y = _mpf(x), _mpf(y)
+    return logits_loss(x, y) + _mpf(epsilon) * (y * sigmoid(-x) + (1 - y) * sigmoid(x))
+
+
+def derivative(function, x, *args, **kwargs):
+    """Return d function / dx at a finite x by mpmath's high-precision differentiation."""
+    return mpmath.diff(lambda t: function(t, *args, **kwargs), _mpf(x))
