@@ -1,5 +1,6 @@
 """bcejax: exact, stable and transformable binary cross-entropy losses in JAX."""
 
+from bcejax import metrics
 from bcejax._binary_cross_entropy import binary_cross_entropy
 from bcejax._binary_cross_entropy import sigmoid_binary_cross_entropy
 from bcejax._checks import check_labels
@@ -17,6 +18,7 @@ __all__ = (
     "check_labels",
     "check_logits",
     "check_probabilities",
+    "metrics",
     "sigmoid_binary_cross_entropy",
     "sigmoid_focal_loss",
     "sigmoid_poly1_loss",

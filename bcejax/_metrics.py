@@ -11,11 +11,15 @@ Ranking metrics give tied scores the worst rank of their group, as scikit-learn
 does. They sort each row (or column) once instead of comparing all pairs, so they
 take O(L log L) time and O(L) memory per row of L entries.
 
+Each public function checks its arguments in Python and then calls a jitted
+kernel, so an eager call compiles once per input shape and dtype.
+
 NOTE: all counts are int32, so an input with 2**31 or more entries overflows.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
@@ -34,7 +38,7 @@ def _validate_pair(
     second_name: str,
     function_name: str,
 ) -> tuple[jax.Array, jax.Array]:
-    """Convert two metric inputs to arrays and raise if their dtypes or shapes are invalid."""
+    """Convert both inputs to arrays and raise if a dtype or the shapes are invalid."""
     first_array = jnp.asarray(first)
     second_array = jnp.asarray(second)
 
@@ -72,7 +76,7 @@ def _validate_pair(
 
 
 def _output_dtype(*arrays: jax.Array) -> jnp.dtype:
-    """Return float64 if any input is float64 (possible only under x64), else float32."""
+    """Pick float64 if an input is float64 (needs x64), else float32."""
     if any(array.dtype == jnp.float64 for array in arrays):
         return jnp.dtype(jnp.float64)
     return jnp.dtype(jnp.float32)
@@ -87,19 +91,28 @@ def _nan_if_any_nan(value: jax.Array, *arrays: jax.Array) -> jax.Array:
     return jnp.where(has_nan, jnp.asarray(jnp.nan, dtype=value.dtype), value)
 
 
-def _divide(numerator: jax.Array, denominator: jax.Array, dtype: jnp.dtype) -> jax.Array:
+def _divide(
+    numerator: jax.Array, denominator: jax.Array, dtype: jnp.dtype
+) -> jax.Array:
     return numerator.astype(dtype) / denominator.astype(dtype)
 
 
-def _count_ranked_at_or_above(
+@jax.jit
+def _sort_and_rank(
     scores: jax.Array, relevant: jax.Array
-) -> tuple[jax.Array, jax.Array]:
-    """Count, for each entry of a row, the entries and relevant entries scored at least as high.
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Sort each row by score and rank its entries, giving ties the worst rank.
 
-    Both results have the shape of `scores`, `[num_rows, num_columns]`, and dtype int32.
-    The first count is the entry's rank from the top, where an entry tied with
-    others gets the worst rank of the tied group. Sorting the row costs
-    O(C log C) time for C columns, in place of O(C**2) pairwise comparisons.
+    Takes `[num_rows, num_columns]` scores and boolean relevance. Returns three
+    arrays of that shape, all in ascending score order within each row:
+
+    - `rank`: int32 count of the entries scored at least as high as the entry.
+    - `relevant_rank`: int32 count of the relevant entries among them.
+    - `sorted_relevant`: the relevance of the entry.
+
+    Callers only sum or take maxima over a row, so they need no unsorting.
+    Sorting costs O(C log C) time per row of C columns, in place of O(C**2)
+    pairwise comparisons.
     """
     num_columns = scores.shape[1]
     order = jnp.argsort(scores, axis=1)
@@ -110,15 +123,24 @@ def _count_ranked_at_or_above(
     relevant_below = jnp.cumsum(sorted_relevant, axis=1, dtype=jnp.int32)
     relevant_below = jnp.pad(relevant_below, ((0, 0), (1, 0)))
 
-    # Position of the first sorted entry equal to each score, so every tied entry
-    # counts the whole tied group as scored at least as high as itself.
-    first_tied = jax.vmap(jnp.searchsorted)(sorted_scores, scores).astype(jnp.int32)
+    # first_tied[:, p] is the first sorted position whose score equals the score at
+    # position p, so every entry of a tied group counts the whole group as scored
+    # at least as high as itself. Signed zeros tie because -0.0 == 0.0.
+    position = jax.lax.broadcasted_iota(jnp.int32, scores.shape, 1)
+    starts_group = jnp.concatenate(
+        [
+            jnp.ones((scores.shape[0], 1), dtype=jnp.bool_),
+            sorted_scores[:, 1:] != sorted_scores[:, :-1],
+        ],
+        axis=1,
+    )
+    first_tied = jax.lax.cummax(jnp.where(starts_group, position, 0), axis=1)
 
-    at_or_above = num_columns - first_tied
-    relevant_at_or_above = relevant_below[:, -1:] - jnp.take_along_axis(
+    rank = num_columns - first_tied
+    relevant_rank = relevant_below[:, -1:] - jnp.take_along_axis(
         relevant_below, first_tied, axis=1
     )
-    return at_or_above, relevant_at_or_above
+    return rank, relevant_rank, sorted_relevant
 
 
 def _mean_precision_at_relevant(
@@ -129,10 +151,10 @@ def _mean_precision_at_relevant(
     Returns the per-row mean, 0 for rows without relevant entries, and the number
     of relevant entries per row.
     """
-    at_or_above, relevant_at_or_above = _count_ranked_at_or_above(scores, relevant)
-    precision = _divide(relevant_at_or_above, at_or_above, dtype)
+    rank, relevant_rank, sorted_relevant = _sort_and_rank(scores, relevant)
+    precision = _divide(relevant_rank, rank, dtype)
     num_relevant = jnp.sum(relevant, axis=1, dtype=jnp.int32)
-    precision_sum = jnp.sum(jnp.where(relevant, precision, 0), axis=1)
+    precision_sum = jnp.sum(jnp.where(sorted_relevant, precision, 0), axis=1)
     mean_precision = precision_sum / jnp.maximum(num_relevant, 1).astype(dtype)
     return mean_precision, num_relevant
 
@@ -177,6 +199,11 @@ def one_error(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
       Algorithms", IEEE Transactions on Knowledge and Data Engineering 26(8), 2014.
     """
     scores, labels = _validate_pair(scores, labels, "scores", "labels", "one_error")
+    return _one_error(scores, labels)
+
+
+@jax.jit
+def _one_error(scores: jax.Array, labels: jax.Array) -> jax.Array:
     dtype = _output_dtype(scores, labels)
     relevant = labels.astype(jnp.bool_)
 
@@ -189,7 +216,7 @@ def one_error(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
 
 
 def coverage(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
-    r"""Compute how many steps down the ranked labels it takes to cover all relevant ones.
+    r"""Compute the steps down the ranked labels needed to cover all relevant labels.
 
     This is the convention of the multi-label literature, where a perfect ranking
     of one relevant label gives 0. It equals `sklearn.metrics.coverage_error - 1`
@@ -199,7 +226,8 @@ def coverage(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
     group (as scikit-learn counts them), the coverage over :math:`N` examples is
 
     .. math::
-        \frac{1}{N} \sum_{i=1}^{N} \Bigl(\max_{j \in Y_i} \operatorname{rank}_i(j) - 1\Bigr).
+        \frac{1}{N} \sum_{i=1}^{N}
+        \Bigl(\max_{j \in Y_i} \operatorname{rank}_i(j) - 1\Bigr).
 
     An example with no relevant labels contributes 0 steps, because there is
     nothing to cover. scikit-learn also gives such an example a coverage error of 0,
@@ -234,12 +262,17 @@ def coverage(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
       Algorithms", IEEE Transactions on Knowledge and Data Engineering 26(8), 2014.
     """
     scores, labels = _validate_pair(scores, labels, "scores", "labels", "coverage")
+    return _coverage(scores, labels)
+
+
+@jax.jit
+def _coverage(scores: jax.Array, labels: jax.Array) -> jax.Array:
     dtype = _output_dtype(scores, labels)
     relevant = labels.astype(jnp.bool_)
 
-    rank, _ = _count_ranked_at_or_above(scores, relevant)
+    rank, _, sorted_relevant = _sort_and_rank(scores, relevant)
     # The lowest-scored relevant label has the largest rank.
-    deepest_rank = jnp.max(jnp.where(relevant, rank, 0), axis=1)
+    deepest_rank = jnp.max(jnp.where(sorted_relevant, rank, 0), axis=1)
     steps = jnp.where(jnp.any(relevant, axis=1), deepest_rank - 1, 0)
     total_steps = jnp.sum(steps, dtype=jnp.int32)
 
@@ -248,7 +281,7 @@ def coverage(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
 
 
 def ranking_loss(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
-    r"""Compute the fraction of (relevant, irrelevant) label pairs ranked in the wrong order.
+    r"""Compute the fraction of (relevant, irrelevant) label pairs ordered wrongly.
 
     A pair counts as wrong when the irrelevant label scores at least as high as
     the relevant one, so ties count as errors, as in
@@ -289,14 +322,19 @@ def ranking_loss(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
       Algorithms", IEEE Transactions on Knowledge and Data Engineering 26(8), 2014.
     """
     scores, labels = _validate_pair(scores, labels, "scores", "labels", "ranking_loss")
+    return _ranking_loss(scores, labels)
+
+
+@jax.jit
+def _ranking_loss(scores: jax.Array, labels: jax.Array) -> jax.Array:
     dtype = _output_dtype(scores, labels)
     relevant = labels.astype(jnp.bool_)
     num_labels = scores.shape[1]
 
-    rank, relevant_rank = _count_ranked_at_or_above(scores, relevant)
+    rank, relevant_rank, sorted_relevant = _sort_and_rank(scores, relevant)
     # For a relevant label, rank - relevant_rank counts the irrelevant labels
-    # scored at least as high as it: each one is a wrongly ordered pair.
-    irrelevant_at_or_above = jnp.where(relevant, rank - relevant_rank, 0)
+    # scored at least as high as it, and each of them forms a wrongly ordered pair.
+    irrelevant_at_or_above = jnp.where(sorted_relevant, rank - relevant_rank, 0)
     wrong_pairs = jnp.sum(irrelevant_at_or_above, axis=1, dtype=jnp.int32)
     num_relevant = jnp.sum(relevant, axis=1, dtype=jnp.int32)
     num_pairs = num_relevant * (num_labels - num_relevant)
@@ -325,8 +363,8 @@ def label_ranking_average_precision(scores: ArrayLike, labels: ArrayLike) -> jax
     scores 1, because its ranking cannot be wrong. An example whose labels are all
     relevant also scores 1, which the formula gives.
 
-    It is not the per-label mean average precision of object recognition papers:
-    use `mean_average_precision` for that.
+    It is not the per-label mean average precision that many deep-learning papers
+    report: use `mean_average_precision` for that.
 
     Args:
       scores: real-valued scores of shape `[num_examples, num_labels]`, such as
@@ -356,6 +394,11 @@ def label_ranking_average_precision(scores: ArrayLike, labels: ArrayLike) -> jax
     scores, labels = _validate_pair(
         scores, labels, "scores", "labels", "label_ranking_average_precision"
     )
+    return _label_ranking_average_precision(scores, labels)
+
+
+@jax.jit
+def _label_ranking_average_precision(scores: jax.Array, labels: jax.Array) -> jax.Array:
     dtype = _output_dtype(scores, labels)
     relevant = labels.astype(jnp.bool_)
 
@@ -371,7 +414,7 @@ def mean_average_precision(
     *,
     no_positives: Literal["exclude", "zero"] = "exclude",
 ) -> jax.Array:
-    r"""Compute the average precision of each label over examples and average over labels.
+    r"""Compute the average precision of each label, then average over labels.
 
     For label :math:`l` with positive examples :math:`P_l`, the average precision
     is the mean, over its positives, of the precision at each positive's rank:
@@ -426,6 +469,13 @@ def mean_average_precision(
     scores, labels = _validate_pair(
         scores, labels, "scores", "labels", "mean_average_precision"
     )
+    return _mean_average_precision(scores, labels, no_positives=no_positives)
+
+
+@functools.partial(jax.jit, static_argnames="no_positives")
+def _mean_average_precision(
+    scores: jax.Array, labels: jax.Array, *, no_positives: str
+) -> jax.Array:
     dtype = _output_dtype(scores, labels)
     relevant = labels.astype(jnp.bool_)
 
@@ -446,7 +496,7 @@ def mean_average_precision(
 
 
 def hamming_loss(predictions: ArrayLike, labels: ArrayLike) -> jax.Array:
-    r"""Compute the fraction of (example, label) entries where prediction and label differ.
+    r"""Compute the fraction of entries where prediction and label differ.
 
     .. math::
         \frac{1}{N L} \sum_{i=1}^{N} \sum_{j=1}^{L} [\hat{y}_{ij} \ne y_{ij}].
@@ -475,6 +525,11 @@ def hamming_loss(predictions: ArrayLike, labels: ArrayLike) -> jax.Array:
     predictions, labels = _validate_pair(
         predictions, labels, "predictions", "labels", "hamming_loss"
     )
+    return _hamming_loss(predictions, labels)
+
+
+@jax.jit
+def _hamming_loss(predictions: jax.Array, labels: jax.Array) -> jax.Array:
     dtype = _output_dtype(predictions, labels)
     predicted = predictions.astype(jnp.bool_)
     relevant = labels.astype(jnp.bool_)
@@ -514,6 +569,11 @@ def subset_accuracy(predictions: ArrayLike, labels: ArrayLike) -> jax.Array:
     predictions, labels = _validate_pair(
         predictions, labels, "predictions", "labels", "subset_accuracy"
     )
+    return _subset_accuracy(predictions, labels)
+
+
+@jax.jit
+def _subset_accuracy(predictions: jax.Array, labels: jax.Array) -> jax.Array:
     dtype = _output_dtype(predictions, labels)
     predicted = predictions.astype(jnp.bool_)
     relevant = labels.astype(jnp.bool_)
@@ -531,7 +591,7 @@ def f1_score(
     average: Literal["micro", "macro", "samples"],
     zero_division: float = 0.0,
 ) -> jax.Array:
-    r"""Compute the F1 score of multi-label predictions with micro, macro or example averaging.
+    r"""Compute the micro-, macro- or example-averaged F1 score of predictions.
 
     From counts of true positives :math:`TP`, false positives :math:`FP` and false
     negatives :math:`FN`, the F1 score is
@@ -545,11 +605,12 @@ def f1_score(
     - `"macro"`: each label's column, then the mean of the per-label F1 scores.
     - `"samples"`: each example's row, then the mean of the per-example F1 scores.
 
-    A zero denominator (no predicted and no true positives in the counted entries)
-    gives the value `zero_division`. With `zero_division=nan`, those entries are
-    left out of the mean, and the result is NaN if every entry is left out. This
-    matches `sklearn.metrics.f1_score` (scikit-learn 1.9) with the same
-    `zero_division`. Its default `"warn"` gives 0 like the default here.
+    A zero denominator, where the counted entries hold no predicted and no
+    relevant labels, gives the value `zero_division`. With `zero_division=nan`,
+    such labels or examples are left out of the mean, and the result is NaN if
+    all of them are left out. This matches `sklearn.metrics.f1_score`
+    (scikit-learn 1.9) with the same `zero_division`. scikit-learn's default,
+    `"warn"`, also gives 0 and warns.
 
     Args:
       predictions: 0/1 predictions of shape `[num_examples, num_labels]`, boolean,
@@ -600,6 +661,30 @@ def f1_score(
     predictions, labels = _validate_pair(
         predictions, labels, "predictions", "labels", "f1_score"
     )
+    # A static NaN differs from every other NaN object, so each `float("nan")`
+    # would retrace the kernel. A flag and a finite fill value hit the jit cache.
+    skip_undefined = math.isnan(zero_division)
+    undefined_value = 0.0 if skip_undefined else float(zero_division)
+    return _f1_score(
+        predictions,
+        labels,
+        average=average,
+        skip_undefined=skip_undefined,
+        undefined_value=undefined_value,
+    )
+
+
+@functools.partial(
+    jax.jit, static_argnames=("average", "skip_undefined", "undefined_value")
+)
+def _f1_score(
+    predictions: jax.Array,
+    labels: jax.Array,
+    *,
+    average: str,
+    skip_undefined: bool,
+    undefined_value: float,
+) -> jax.Array:
     dtype = _output_dtype(predictions, labels)
     predicted = predictions.astype(jnp.bool_)
     relevant = labels.astype(jnp.bool_)
@@ -613,8 +698,8 @@ def f1_score(
     defined = denominator > 0
 
     ratio = _divide(2 * true_positives, jnp.maximum(denominator, 1), dtype)
-    f1 = jnp.where(defined, ratio, jnp.asarray(zero_division, dtype=dtype))
-    if math.isnan(zero_division):
+    f1 = jnp.where(defined, ratio, jnp.asarray(undefined_value, dtype=dtype))
+    if skip_undefined:
         defined_sum = jnp.sum(jnp.where(defined, f1, 0))
         num_defined = jnp.sum(defined, dtype=jnp.int32)
         # 0 / 0 gives NaN when no entry has a defined F1 score.
