@@ -106,7 +106,7 @@ def test_matches_mpmath_loss_and_gradient(name, labels_kind):
     y = (rng.integers(0, 2, 60) if labels_kind == "hard" else rng.uniform(size=60)).astype(np.float32)
     for kwargs in settings:
         loss, grad = value_and_grad(loss_fn, f32(x), f32(y), reduction="none", **kwargs)
-        # The reference sees the hyperparameters as float32 values, as the loss does.
+        # The reference receives the hyperparameters rounded to float32, as the loss does.
         exact_kwargs = {k: float(np.float32(v)) for k, v in kwargs.items()}
         exact_loss = reference.as_array(lambda a, b: exact_fn(a, b, **exact_kwargs), x, y)
         exact_grad = reference.as_array(
