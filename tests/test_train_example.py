@@ -243,10 +243,12 @@ def test_training_ignores_test_rows(data):
     spoiled = example.run_split(trainer, spoiled_features, spoiled_labels, train_rows, test_rows, (0,), "spoiled")
 
     assert spoiled.ensemble.threshold == clean.ensemble.threshold
+    # A leak of NaN features or flipped labels would change the parameters by far more
+    # than this tolerance, which only absorbs float32 rounding noise between runs.
     for clean_member, spoiled_member in zip(clean.ensemble.members, spoiled.ensemble.members):
         for clean_leaf, spoiled_leaf in zip(jax.tree.leaves(clean_member.params), jax.tree.leaves(spoiled_member.params)):
-            np.testing.assert_array_equal(clean_leaf, spoiled_leaf)
-        assert clean_member.validation_losses == spoiled_member.validation_losses
+            np.testing.assert_allclose(clean_leaf, spoiled_leaf, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(clean_member.validation_losses, spoiled_member.validation_losses, rtol=1e-5)
     # The NaN test features reach the evaluation only.
     assert math.isnan(spoiled.metrics["one_error"])
     assert math.isfinite(clean.metrics["one_error"])
