@@ -379,7 +379,7 @@ def asymmetric_loss(
         >>> logits = jnp.array([-4.0, 0.0, 3.0])
         >>> labels = jnp.zeros(3)
         >>> print(bcejax.asymmetric_loss(logits, labels, reduction="none").round(6))
-        [0.       0.024515 1.545391]
+        [0.       0.024515 1.54539 ]
 
     References:
         Ridnik, Ben-Baruch, Zamir, Noy, Friedman, Protter and Zelnik-Manor,
