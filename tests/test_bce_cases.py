@@ -145,7 +145,8 @@ def test_c12_subnormal_loss_and_gradient(logit, label, sign):
     loss, grad = value_and_grad(f32([logit]), f32([label]))
     exact = 3.720075976020836e-44
     # A flush to zero is fine in the subnormal range; inf, NaN or a wrong sign is not.
-    assert np.isfinite(loss) and np.isfinite(grad[0])
+    assert np.isfinite(loss)
+    assert np.isfinite(grad[0])
     assert loss == 0 or abs(float(loss) - exact) <= 4 * np.finfo(np.float32).smallest_subnormal
     assert grad[0] == 0 or abs(float(grad[0]) - sign * exact) <= 4 * np.finfo(
         np.float32).smallest_subnormal
@@ -320,7 +321,8 @@ def test_c25_forward_mode_and_hessian():
     assert_ulps(grad, [-0.25, 0.440398539])
     hessian = jax.hessian(loss)(x)
     assert_ulps(jnp.diag(hessian), [0.125, 0.0524967927])
-    assert hessian[0, 1] == 0 and hessian[1, 0] == 0
+    assert hessian[0, 1] == 0
+    assert hessian[1, 0] == 0
     np.testing.assert_array_equal(jax.jacfwd(loss)(x), grad)
     for i in range(2):
         _, tangent = jax.jvp(loss, (x,), (jnp.eye(2, dtype=jnp.float32)[i],))
