@@ -128,8 +128,9 @@ TABLE_COLUMNS = (
 def available_losses() -> dict[str, Callable[..., jax.Array]]:
     """Map the name of each bcejax loss that can train this example to the function.
 
-    A loss qualifies when it takes ``logits`` and ``labels`` first and accepts
-    ``where`` (to mask padding rows) and ``reduction``. Losses added to bcejax later
+    A loss qualifies when it takes ``logits`` and ``labels`` first, accepts
+    ``where`` (to mask padding rows) and ``reduction``, and returns one loss per
+    element with ``reduction="none"``. Losses added to bcejax later
     appear here without changes to this script.
     """
     losses = {}
@@ -141,7 +142,12 @@ def available_losses() -> dict[str, Callable[..., jax.Array]]:
             parameters = list(inspect.signature(function).parameters)
         except (TypeError, ValueError):
             continue
-        if parameters[:2] == ["logits", "labels"] and {"where", "reduction"} <= set(parameters):
+        if parameters[:2] != ["logits", "labels"] or not {"where", "reduction"} <= set(parameters):
+            continue
+        # NOTE: losses that reduce over the labels of an example (ZLPR, the soft-margin
+        # loss) are left out, because this script reports each label's own loss.
+        probe = jnp.zeros((1, 2), jnp.float32)
+        if function(probe, probe, reduction="none").shape == probe.shape:
             losses[name] = function
     return losses
 
