@@ -159,9 +159,9 @@ def sigmoid_binary_cross_entropy(
         where: optional bool mask broadcasting to ``logits.shape``. Masked-out
             elements contribute exactly 0 to the loss and to every gradient, even
             where their logits or labels are NaN or inf.
-        reduction: ``"mean"`` (sum divided by the number of unmasked elements;
-            weights do not change the divisor, and a mean over no element is 0),
-            ``"sum"``, or ``"none"``. A static Python string.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``, a static Python string.
+            The mean divides the sum by the number of unmasked elements. Weights
+            do not change that divisor, and a mean over no element is 0.
 
     Returns:
         With ``"none"``, element losses of ``logits.shape`` and ``logits.dtype``.

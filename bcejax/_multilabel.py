@@ -125,9 +125,9 @@ def multilabel_soft_margin_loss(
             :math:`|K_n|`. For unknown labels marked -1 or NaN, pass
             ``where=bcejax.known_labels(labels)``.
         reduction: ``"none"`` (one loss per example), ``"sum"`` (the sum over
-            examples) or ``"mean"`` (the mean over the examples that keep at least
-            one unmasked label; a mean over no example is 0). Weights change
-            neither divisor. A static Python string.
+            examples) or ``"mean"``, a static Python string. The mean runs over the
+            examples that keep at least one unmasked label, and a mean over no
+            example is 0. Weights change neither divisor.
 
     Returns:
         With ``"none"``, the per-example losses, of shape ``logits.shape[:-1]`` and
@@ -342,7 +342,7 @@ def zlpr_loss(
             is the same as adding :math:`\log w_i` to that term's exponent, so a
             class weight such as :func:`bcejax.class_balanced_weight` makes the
             errors on that label cost more. A weight that is constant over the
-            labels of an example does not scale the loss in proportion; to weight
+            labels of an example does not scale its loss in proportion. To weight
             whole examples, multiply the ``reduction="none"`` result.
         label_smoothing: :math:`\varepsilon \in [0, 1]`; labels become
             :math:`y (1 - \varepsilon) + \varepsilon / 2` before they enter the sums.
