@@ -9,6 +9,7 @@ belong to.
 """
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,27 +32,38 @@ LOG_FLOOR = -100.0
 # ----------------------------------------------------------------------------------
 
 
+class _LogitsOperands(NamedTuple):
+    """Upcast, masked and broadcast operands of the logit loss, and their shared terms."""
+
+    x: jax.Array
+    y: jax.Array
+    w: jax.Array | None
+    p: jax.Array | None
+    mask: jax.Array | None
+    positive: jax.Array  # w * p * y, the weight of softplus(-x)
+    negative: jax.Array  # w * (1 - y), the weight of softplus(x)
+    total: jax.Array  # w * (p * y + (1 - y)), the sum of the two
+    log_term: jax.Array  # log(1 + exp(-|x|))
+
+
 def _logits_operands(logits, labels, weight, pos_weight, where):
     x, y, mask = _masked_operands(logits, labels, where, fill=0)
     w = _broadcast(weight, x.shape, x.dtype)
     p = _broadcast(pos_weight, x.shape, x.dtype)
-    # The positive term is weighted by w * p * y, the negative term by w * (1 - y).
     positive = y if p is None else p * y
     negative = 1 - y
+    total = positive + negative
     if w is not None:
-        positive = w * positive
-        negative = w * negative
-    softplus, softplus_neg, log_term = _elementwise.softpluses(x)
-    return x, y, w, p, mask, positive, negative, log_term, softplus, softplus_neg
+        positive, negative, total = w * positive, w * negative, w * total
+    log_term = _elementwise.log1p_exp_neg_abs(x)
+    return _LogitsOperands(x, y, w, p, mask, positive, negative, total, log_term)
 
 
 def _logits_forward(logits, labels, weight, pos_weight, where):
-    _, _, _, _, mask, positive, negative, _, softplus, softplus_neg = _logits_operands(
-        logits, labels, weight, pos_weight, where
-    )
-    losses = _times(positive, softplus_neg) + _times(negative, softplus)
-    if mask is not None:
-        losses = jnp.where(mask, losses, 0)
+    o = _logits_operands(logits, labels, weight, pos_weight, where)
+    losses = _elementwise.cross_entropy(o.x, o.positive, o.negative, o.total, o.log_term)
+    if o.mask is not None:
+        losses = jnp.where(o.mask, losses, 0)
     # Saved for the backward pass: the inputs only, which the caller keeps in memory anyway.
     # The backward pass recomputes exp(-|x|) instead of storing a new array.
     return losses, (logits, labels, weight, pos_weight, where)
@@ -59,14 +71,12 @@ def _logits_forward(logits, labels, weight, pos_weight, where):
 
 def _logits_backward(residuals, cotangent):
     logits, labels, weight, pos_weight, where = residuals
-    x, y, w, p, mask, positive, negative, log_term, softplus, softplus_neg = _logits_operands(
-        logits, labels, weight, pos_weight, where
-    )
+    o = _logits_operands(logits, labels, weight, pos_weight, where)
+    x, y, w, p, mask = o.x, o.y, o.w, o.p, o.mask
     cotangent = cotangent.astype(x.dtype)
 
-    sigmoid, sigmoid_neg, _ = _elementwise.sigmoids(x)
     # d/dx = w * ((1 - y) * sigmoid(x) - p * y * sigmoid(-x)).
-    d_logits = cotangent * (negative * sigmoid - positive * sigmoid_neg)
+    d_logits = cotangent * _elementwise.cross_entropy_slope(x, o.positive, o.negative, o.total)
 
     # d/dy = w * (p * softplus(-x) - softplus(x)). With softplus(-x) - softplus(x) = -x
     # this is w * (-x + (p - 1) * log_term) for x >= 0 and w * (-p * x + (p - 1) *
@@ -74,7 +84,7 @@ def _logits_backward(residuals, cotangent):
     if p is None:
         label_slope = -x
     else:
-        label_slope = jnp.where(x >= 0, -x, _times(p, -x)) + (p - 1) * log_term
+        label_slope = jnp.where(x >= 0, -x, _times(p, -x)) + (p - 1) * o.log_term
     if w is not None:
         label_slope = _times(w, label_slope)
     d_labels = cotangent * label_slope
@@ -83,13 +93,14 @@ def _logits_backward(residuals, cotangent):
     if weight is None:
         cotangents.append(None)
     else:
-        positive_unweighted = y if p is None else p * y
-        unweighted = _times(positive_unweighted, softplus_neg) + _times(1 - y, softplus)
+        positive = y if p is None else p * y
+        unweighted = _elementwise.cross_entropy(x, positive, 1 - y, positive + (1 - y), o.log_term)
         cotangents.append(_cotangent(cotangent * unweighted, mask, weight))
     if pos_weight is None:
         cotangents.append(None)
     else:
         scale = y if w is None else w * y
+        softplus_neg = jnp.maximum(-x, 0) + o.log_term
         cotangents.append(_cotangent(cotangent * _times(scale, softplus_neg), mask, pos_weight))
     cotangents.append(None)  # `where` is a bool mask.
     return tuple(cotangents)

@@ -43,12 +43,14 @@ def _standard_arguments(name, logits, labels, weight, where, reduction):
 def _focal_terms(logits, labels, weight, where, alpha, gamma):
     x, y, mask = _elementwise.masked_operands(logits, labels, where, fill=0)
     sigmoid, sigmoid_neg, _ = _elementwise.sigmoids(x)
-    softplus, softplus_neg, _ = _elementwise.softpluses(x)
+    log_term = _elementwise.log1p_exp_neg_abs(x)
     gamma = gamma.astype(x.dtype)
     # 1 - p_t = y * sigmoid(-x) + (1 - y) * sigmoid(x), a sum of non-negative terms.
     miss = y * sigmoid_neg + (1 - y) * sigmoid
     focus = _power(miss, gamma)
-    cross_entropy = times(y, softplus_neg) + times(1 - y, softplus)
+    # The element loss of sigmoid_binary_cross_entropy, computed the same way, so
+    # gamma = 0 reproduces it bit for bit.
+    cross_entropy = _elementwise.cross_entropy(x, y, 1 - y, y + (1 - y), log_term)
     scale = jnp.ones_like(x)
     if alpha is not None:
         alpha = alpha.astype(x.dtype)
@@ -56,9 +58,8 @@ def _focal_terms(logits, labels, weight, where, alpha, gamma):
     w = _elementwise.broadcast(weight, x.shape, x.dtype)
     if w is not None:
         scale = w * scale
-    return dict(x=x, y=y, mask=mask, sigmoid=sigmoid, sigmoid_neg=sigmoid_neg,
-                softplus=softplus, softplus_neg=softplus_neg, gamma=gamma, miss=miss,
-                focus=focus, cross_entropy=cross_entropy, scale=scale, alpha=alpha)
+    return dict(x=x, y=y, mask=mask, sigmoid=sigmoid, sigmoid_neg=sigmoid_neg, gamma=gamma,
+                miss=miss, focus=focus, cross_entropy=cross_entropy, scale=scale, alpha=alpha)
 
 
 def _focal_forward(logits, labels, weight, where, alpha, gamma):
@@ -85,7 +86,7 @@ def _focal_backward(residuals, cotangent):
     safe_miss = jnp.where(hard_one | hard_zero, 1, miss)
     ratio = jnp.where(hard_one, sigmoid, jnp.where(
         hard_zero, sigmoid_neg, sigmoid * sigmoid_neg / safe_miss))
-    bce_slope = (1 - y) * sigmoid - y * sigmoid_neg
+    bce_slope = _elementwise.cross_entropy_slope(x, y, 1 - y, y + (1 - y))
     slope = g * (1 - 2 * y) * times(ratio, t["cross_entropy"]) + bce_slope
     d_logits = cotangent * t["scale"] * t["focus"] * slope
 
@@ -410,9 +411,10 @@ def asymmetric_loss(
 def _poly1_terms(logits, labels, weight, where, epsilon):
     x, y, mask = _elementwise.masked_operands(logits, labels, where, fill=0)
     sigmoid, sigmoid_neg, _ = _elementwise.sigmoids(x)
-    softplus, softplus_neg, _ = _elementwise.softpluses(x)
     epsilon = epsilon.astype(x.dtype)
-    cross_entropy = times(y, softplus_neg) + times(1 - y, softplus)
+    # Computed as in sigmoid_binary_cross_entropy, so epsilon = 0 reproduces it.
+    cross_entropy = _elementwise.cross_entropy(
+        x, y, 1 - y, y + (1 - y), _elementwise.log1p_exp_neg_abs(x))
     # 1 - p_t = y * sigmoid(-x) + (1 - y) * sigmoid(x).
     miss = y * sigmoid_neg + (1 - y) * sigmoid
     w = _elementwise.broadcast(weight, x.shape, x.dtype)
@@ -437,7 +439,8 @@ def _poly1_backward(residuals, cotangent):
         logits, labels, weight, where, epsilon)
     cotangent = cotangent.astype(x.dtype)
     # d/dx = (1 - y) sigmoid(x) - y sigmoid(-x) + epsilon (1 - 2y) sigmoid(x) sigmoid(-x).
-    slope = (1 - y) * sigmoid - y * sigmoid_neg + epsilon * (1 - 2 * y) * sigmoid * sigmoid_neg
+    slope = (_elementwise.cross_entropy_slope(x, y, 1 - y, y + (1 - y))
+             + epsilon * (1 - 2 * y) * sigmoid * sigmoid_neg)
     # d/dy = softplus(-x) - softplus(x) + epsilon (sigmoid(-x) - sigmoid(x))
     #      = -x - epsilon tanh(x / 2).
     label_slope = -x - epsilon * jnp.tanh(x / 2)

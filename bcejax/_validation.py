@@ -142,6 +142,28 @@ def smooth_labels(labels: jax.Array, label_smoothing: jax.Array, dtype: jnp.dtyp
     return labels.astype(dtype) * (1 - eps) + eps / 2
 
 
+def _sum_by_matrix_vector_product(values: jax.Array) -> jax.Array:
+    rows = values.reshape(-1, values.shape[-1])
+    ones = jnp.ones(values.shape[-1], values.dtype)
+    return jnp.sum(jnp.dot(rows, ones, precision=jax.lax.Precision.HIGHEST))
+
+
+def sum_all(values: jax.Array) -> jax.Array:
+    """Sum all elements of ``values``, on the CPU as a product with a vector of ones.
+
+    XLA's CPU backend hands a sum to a library kernel (YNNPACK) together with the
+    element-wise operations that produce its input, and that kernel evaluates
+    them several times slower than XLA's own fused loops, with extra arrays
+    written to memory. A matrix-vector product is not fused that way: the element
+    losses are computed in one vectorised, multi-threaded loop and then summed.
+    HIGHEST precision keeps every product exact on every backend. Other platforms
+    use ``jnp.sum``.
+    """
+    if values.ndim == 0 or values.size == 0:
+        return jnp.sum(values)
+    return jax.lax.platform_dependent(values, cpu=_sum_by_matrix_vector_product, default=jnp.sum)
+
+
 def reduce_losses(losses: jax.Array, where: jax.Array | None, reduction: str,
                   dtype: jnp.dtype) -> jax.Array:
     """Reduce element losses computed in at least float32.
@@ -153,7 +175,7 @@ def reduce_losses(losses: jax.Array, where: jax.Array | None, reduction: str,
     """
     if reduction == "none":
         return losses.astype(dtype)
-    total = jnp.sum(losses)
+    total = sum_all(losses)
     if reduction == "sum":
         return total
     if where is None:

@@ -44,17 +44,19 @@ def assert_within_ulps(actual, exact, ulps):
 
 
 @pytest.mark.parametrize("use_pos_weight", [False, True], ids=["plain", "pos_weight"])
-def test_hard_labels_float32_within_four_ulps(use_pos_weight):
+def test_hard_labels_float32_within_ulp_bounds(use_pos_weight):
     rng = np.random.default_rng(7)
     x = log_uniform_logits(rng, 3000)
     y = rng.integers(0, 2, 3000).astype(np.float32)
     p = rng.uniform(0.1, 10, 3000).astype(np.float32) if use_pos_weight else None
     losses, d_logits, d_labels = loss_and_grads(x, y, p)
     p_exact = np.ones(3000) if p is None else p
-    # XLA:CPU's exp and log1p are each within about 1 ulp. Their composition measured
-    # at most 2.9 ulps on 20000 such points, so 4 leaves a margin for other backends.
-    assert_within_ulps(losses, reference.as_array(reference.logits_loss, x, y, 1.0, p_exact), 4)
-    assert_within_ulps(d_logits, reference.as_array(reference.logits_gradient, x, y, 1.0, p_exact), 4)
+    # benchmarks/accuracy.py measures these bounds on 200000 points. A pos_weight adds
+    # one rounded product. The gradient inherits exp's error of up to 1 ulp, which
+    # doubles where sigmoid(-|x|) lies in a lower binade than exp(-|x|).
+    ulps = 2 if p is None else 2.5
+    assert_within_ulps(losses, reference.as_array(reference.logits_loss, x, y, 1.0, p_exact), ulps)
+    assert_within_ulps(d_logits, reference.as_array(reference.logits_gradient, x, y, 1.0, p_exact), 2.5)
     exact_d_labels = reference.as_array(reference.labels_gradient, x, 1.0, p_exact)
     assert_within_ulps(d_labels, exact_d_labels, 4 if p is None else 128)
 
@@ -202,11 +204,16 @@ def test_property_label_symmetry_exact(logits):
 def test_property_unit_weight_equals_no_weight(pairs):
     x = jnp.asarray([p[0] for p in pairs], jnp.float32)
     y = jnp.asarray([p[1] for p in pairs], jnp.float32)
-    for reduction in ("none", "mean"):
-        plain = bcejax.sigmoid_binary_cross_entropy(x, y, reduction=reduction)
-        weighted = bcejax.sigmoid_binary_cross_entropy(
-            x, y, weight=jnp.ones_like(x), pos_weight=jnp.float32(1), reduction=reduction)
-        np.testing.assert_array_equal(plain, weighted)
+    elements = bcejax.sigmoid_binary_cross_entropy(x, y, reduction="none")
+    weighted_elements = bcejax.sigmoid_binary_cross_entropy(
+        x, y, weight=jnp.ones_like(x), pos_weight=jnp.float32(1), reduction="none")
+    np.testing.assert_array_equal(elements, weighted_elements)
+    # The two programs may add the same elements in another order, so their sums may
+    # differ by one rounding, which the division by the count can round up to 2 ulps.
+    mean = bcejax.sigmoid_binary_cross_entropy(x, y)
+    weighted_mean = bcejax.sigmoid_binary_cross_entropy(
+        x, y, weight=jnp.ones_like(x), pos_weight=jnp.float32(1))
+    np.testing.assert_allclose(weighted_mean, mean, rtol=2 * np.finfo(np.float32).eps, atol=0)
 
 
 @settings(max_examples=60, deadline=None)
