@@ -111,6 +111,32 @@ def run(shapes, repeats: int) -> str:
     return markdown_table(header, rows)
 
 
+def building_blocks(shape: tuple[int, int], repeats: int) -> str:
+    """Time jitted element-wise kernels at ``shape`` in float32: what the loss is made of.
+
+    Each kernel reads the logits and writes one array, so the difference to the copy
+    is the cost of the arithmetic.
+    """
+    from bcejax import _elementwise
+
+    logits, _ = make_inputs(shape, "float32")
+    x = jnp.asarray(logits)
+    kernels = {
+        "2 * x (memory only)": lambda x: 2 * x,
+        "exp(-abs(x))": lambda x: jnp.exp(-jnp.abs(x)),
+        "jnp.log1p(exp(-abs(x)))": lambda x: jnp.log1p(jnp.exp(-jnp.abs(x))),
+        "bcejax log term (polynomial)": _elementwise.log1p_exp_neg_abs,
+        "bcejax sigmoid(-abs(x))": _elementwise.sigmoid_neg_abs,
+        "jnp.sum(jnp.log1p(exp(-abs(x))))": lambda x: jnp.sum(jnp.log1p(jnp.exp(-jnp.abs(x)))),
+    }
+    rows = []
+    for name, kernel in kernels.items():
+        step = jax.jit(kernel)
+        seconds = median_seconds(lambda: jax.block_until_ready(step(x)), repeats)
+        rows.append([name, f"{1e3 * seconds:.2f}"])
+    return markdown_table(["kernel on float32 " + str(shape), "ms"], rows)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny shapes and 2 repeats, to check that the script runs")
@@ -126,6 +152,8 @@ def main(argv=None) -> int:
     print(machine_description())
     print(f"- {threads}; repeats per cell: {repeats}\n")
     print(run(shapes, repeats))
+    print("\n### Element-wise building blocks\n")
+    print(building_blocks(shapes[-1] if args.smoke else (4096, 1000), repeats))
     return 0
 
 
