@@ -5,9 +5,13 @@ Run from the repository root (needs the ``examples`` extra: ``pip install -e ".[
     python examples/train_multilabel.py                   # standard split
     python examples/train_multilabel.py --protocol cv10   # 10-fold cross-validation
     python examples/train_multilabel.py --tune            # search the defaults on training rows
+    python examples/train_multilabel.py --loss zlpr_loss  # train with another bcejax loss
+    python examples/train_multilabel.py --hide-labels 0.3 # train with 30% of the labels unknown
 
 What one run does on each pair of training and test rows:
 
+0. With ``--hide-labels F``, mark a seeded random fraction F of the training rows'
+   label entries as unknown (see "Partial labels" below). The test rows keep every label.
 1. Standardise the features with the mean and standard deviation of the training rows.
 2. Cut the training rows into 5 validation folds. Ensemble member m trains on all folds
    but fold m (mod 5), and keeps the parameters of the epoch with the lowest validation
@@ -19,6 +23,23 @@ What one run does on each pair of training and test rows:
 The test rows never influence a choice. The model and optimizer defaults of ``Config``
 were chosen with ``--tune``, which runs steps 1 to 3 on the training rows of the
 standard split only.
+
+Losses: ``--loss`` offers every bcejax loss on logits. Most return one loss per label
+entry with ``reduction="none"`` (sigmoid BCE, focal, asymmetric, Poly-1). Early stopping
+then uses the mean of the per-label validation losses, and the per-label report shows
+the training objective. ``zlpr_loss`` and ``multilabel_soft_margin_loss`` return one
+loss per example instead. For them early stopping uses the mean per-example loss of the
+validation rows, and the per-label report shows each label's plain sigmoid BCE, which
+is not the training objective.
+
+Partial labels: bcejax marks an unknown label with -1 or NaN, and
+``bcejax.known_labels(labels)`` is False there. ``--hide-labels`` writes -1 into the
+hidden entries. Training passes ``where=bcejax.known_labels(labels) & padding_mask``
+to the loss, so unknown labels add nothing to the loss or its gradient. Everything
+else derived from training labels counts known labels only: ``pos_weight``, the
+initial output bias, the per-label loss report, the validation loss, the threshold
+choice (Hamming loss over known entries), ``--tune``'s validation BCE and the
+training positives that the report prints. A NaN label gives the same training as -1.
 
 The script uses no backend-specific code, so it runs on whatever devices JAX finds.
 With several devices it trains data-parallel: each batch is sharded over a mesh axis
@@ -76,6 +97,7 @@ class Config:
     pos_weight: str = "none"
     label_smoothing: float = 0.0
     loss_options: tuple[tuple[str, float | bool | None], ...] = ()
+    hide_labels: float = 0.0
     hidden_width: int = 256
     hidden_layers: int = 2
     dropout: float = 0.5
@@ -91,6 +113,8 @@ class Config:
 
 
 VALIDATION_FOLDS = 5
+UNKNOWN_LABEL = -1.0
+"""Label value that --hide-labels writes into hidden entries. bcejax.known_labels treats it as unknown."""
 POS_WEIGHT_MODES = ("none", "balanced", "sqrt")
 THRESHOLD_GRID = np.round(np.arange(0.20, 0.801, 0.025), 3)
 
@@ -125,13 +149,31 @@ TABLE_COLUMNS = (
 # Losses
 
 
+def loss_kind(loss: Callable[..., jax.Array]) -> str | None:
+    """Classify a loss by the shape of its ``reduction="none"`` result.
+
+    Returns:
+        "element" for one loss per label entry, shape [batch, num_labels], as sigmoid
+        BCE returns. "example" for one loss per example, shape [batch], as ZLPR and
+        the soft-margin loss return. None for any other shape.
+    """
+    probe = jnp.zeros((1, 2), jnp.float32)
+    shape = loss(probe, probe, reduction="none").shape
+    if shape == probe.shape:
+        return "element"
+    if shape == probe.shape[:-1]:
+        return "example"
+    return None
+
+
 def available_losses() -> dict[str, Callable[..., jax.Array]]:
-    """Map the name of each bcejax loss that can train this example to the function.
+    """Map the name of each bcejax loss on logits to the function.
 
     A loss qualifies when it takes ``logits`` and ``labels`` first, accepts
-    ``where`` (to mask padding rows) and ``reduction``, and returns one loss per
-    element with ``reduction="none"``. Losses added to bcejax later
-    appear here without changes to this script.
+    ``where`` (to mask padding rows and unknown labels) and ``reduction``, and
+    returns one loss per element or one per example with ``reduction="none"`` (see
+    :func:`loss_kind`). Losses added to bcejax later appear here without changes to
+    this script.
     """
     losses = {}
     for name in getattr(bcejax, "__all__", dir(bcejax)):
@@ -144,24 +186,23 @@ def available_losses() -> dict[str, Callable[..., jax.Array]]:
             continue
         if parameters[:2] != ["logits", "labels"] or not {"where", "reduction"} <= set(parameters):
             continue
-        # NOTE: losses that reduce over the labels of an example (ZLPR, the soft-margin
-        # loss) are left out, because this script reports each label's own loss.
-        probe = jnp.zeros((1, 2), jnp.float32)
-        if function(probe, probe, reduction="none").shape == probe.shape:
+        if loss_kind(function) is not None:
             losses[name] = function
     return losses
 
 
 def positive_weights(config: Config, train_labels: np.ndarray) -> np.ndarray | None:
-    """Compute ``pos_weight`` [num_labels] from the training label counts, or None for "none".
+    """Compute ``pos_weight`` [num_labels] from the known training labels, or None for "none".
 
-    "balanced" gives label c the weight ``negatives_c / positives_c`` and "sqrt" its
-    square root. A label without positives counts as having one.
+    "balanced" gives label c the weight ``negatives_c / positives_c``, counted over its
+    known entries by :func:`bcejax.pos_weight_from_labels`, and "sqrt" its square
+    root. A label without known positives or without known negatives gets the
+    weight 1, which leaves its loss unchanged.
     """
     if config.pos_weight == "none":
         return None
-    positives = np.maximum(train_labels.sum(axis=0), 1)
-    ratio = (len(train_labels) - positives) / positives
+    known = bcejax.known_labels(train_labels)
+    ratio = np.asarray(bcejax.pos_weight_from_labels(train_labels, where=known))
     if config.pos_weight == "sqrt":
         ratio = np.sqrt(ratio)
     return ratio.astype(np.float32)
@@ -180,6 +221,53 @@ def standardize(features: np.ndarray, train_rows: np.ndarray) -> np.ndarray:
     std = features[train_rows].std(axis=0)
     std = np.where(std > 0, std, 1.0)
     return ((features - mean) / std).astype(np.float32)
+
+
+def hide_labels(labels: np.ndarray, fraction: float, seed: Sequence[int]) -> np.ndarray:
+    """Mark a seeded random ``fraction`` of the label entries as unknown (UNKNOWN_LABEL).
+
+    Exactly ``round(fraction * labels.size)`` entries, drawn without replacement,
+    become -1. The input array is not changed.
+
+    Returns:
+        A float32 copy of ``labels`` [num_rows, num_labels].
+    """
+    hidden = labels.astype(np.float32)
+    count = round(fraction * labels.size)
+    # The spawn key gives this draw its own random stream, apart from the member
+    # shuffles, which are seeded with the same numbers.
+    rng = np.random.default_rng(np.random.SeedSequence(list(seed), spawn_key=(1,)))
+    np.put(hidden, rng.choice(labels.size, size=count, replace=False), UNKNOWN_LABEL)
+    return hidden
+
+
+def known_mask(labels: np.ndarray) -> np.ndarray:
+    """Compute :func:`bcejax.known_labels` as a NumPy bool array: False where a label is -1 or NaN."""
+    return np.asarray(bcejax.known_labels(labels))
+
+
+def known_label_counts(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Count each label's positives and known entries, skipping unknown labels.
+
+    Returns:
+        ``(positives, known)``: float32 and int64 arrays of shape [num_labels].
+    """
+    known = known_mask(labels)
+    positives = np.where(known, labels, 0).sum(axis=0, dtype=np.float32)
+    return positives, known.sum(axis=0)
+
+
+def known_label_means(losses: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Average each label's losses over its known entries, float32 [num_labels].
+
+    ``losses`` and ``known`` have shape [num_rows, num_labels]. A label without a
+    known entry gets NaN. With every label known this equals ``losses.mean(axis=0)``,
+    bit for bit: the same float32 sums, each divided once.
+    """
+    counts = known.sum(axis=0)
+    means = np.full(losses.shape[1], np.nan, np.float32)
+    np.divide(np.where(known, losses, 0).sum(axis=0), counts, out=means, where=counts > 0)
+    return means
 
 
 def epoch_batches(
@@ -293,6 +381,8 @@ class Objective:
     label_smoothing: float = 0.0
     options: tuple[tuple[str, float | bool | None], ...] = ()
     """Further keyword arguments of the loss, such as ``(("gamma", 1.0),)``."""
+    per_example: bool = False
+    """True for a loss that returns one value per example with ``reduction="none"``."""
 
     def __call__(self, logits: jax.Array, labels: jax.Array, pos_weight: jax.Array | None, **kwargs: Any) -> jax.Array:
         if pos_weight is not None:
@@ -325,7 +415,8 @@ def train_step(
 ) -> tuple[list[dict[str, jax.Array]], optax.OptState, jax.Array]:
     """Take one AdamW step on ``batch = (features, labels, mask)`` and return the new state and loss.
 
-    Rows whose ``mask`` is False are padding. ``hyper`` contains the learning rate,
+    Rows whose ``mask`` is False are padding, and labels of -1 or NaN are unknown.
+    Neither adds to the loss or its gradient. ``hyper`` contains the learning rate,
     weight decay and dropout rate as traced scalars, so runs that differ only in
     those values share one compiled step. The optimizer is rebuilt from them here,
     which is cheap because AdamW's state does not depend on them.
@@ -335,8 +426,9 @@ def train_step(
 
     def batch_loss(params):
         logits = apply_mlp(params, features, dropout=hyper["dropout"], key=key)
-        # mask[:, None] broadcasts over the labels, so padding rows add nothing.
-        return objective(logits, labels, pos_weight, where=mask[:, None], reduction="mean")
+        # Unknown labels and padding rows add nothing. mask[:, None] broadcasts over the labels.
+        where = bcejax.known_labels(labels) & mask[:, None]
+        return objective(logits, labels, pos_weight, where=where, reduction="mean")
 
     value, grads = jax.value_and_grad(batch_loss)(params)
     optimizer = make_optimizer(hyper["learning_rate"], hyper["weight_decay"])
@@ -345,16 +437,30 @@ def train_step(
 
 
 @functools.partial(jax.jit, static_argnames="objective")
-def element_losses(
+def evaluation_losses(
     params: list[dict[str, jax.Array]],
     features: jax.Array,
     labels: jax.Array,
     pos_weight: jax.Array | None,
     *,
     objective: Objective,
-) -> jax.Array:
-    """Compute the training objective without dropout, per element [num_rows, num_labels]."""
-    return objective(apply_mlp(params, features), labels, pos_weight, reduction="none")
+) -> tuple[jax.Array, jax.Array]:
+    """Compute the losses for early stopping and the per-label report, without dropout.
+
+    Returns:
+        ``(objective_losses, label_losses)``. ``objective_losses`` is the training
+        objective with ``reduction="none"``: [num_rows, num_labels] for an
+        element-wise loss, [num_rows] for a per-example loss. ``label_losses``
+        [num_rows, num_labels] is the objective itself for an element-wise loss, and
+        plain sigmoid BCE for a per-example loss, which has no loss per label.
+        Unknown labels add 0 to both.
+    """
+    logits = apply_mlp(params, features)
+    known = bcejax.known_labels(labels)
+    objective_losses = objective(logits, labels, pos_weight, where=known, reduction="none")
+    if not objective.per_example:
+        return objective_losses, objective_losses
+    return objective_losses, bcejax.sigmoid_binary_cross_entropy(logits, labels, where=known, reduction="none")
 
 
 init_params = jax.jit(init_mlp, static_argnums=1)
@@ -365,9 +471,11 @@ predict_logits = jax.jit(apply_mlp)
 class Member:
     """One trained ensemble member and its history.
 
-    Losses are those of the training objective without dropout, except
-    ``train_losses``: the mean over each epoch's batches, with dropout. The
-    per-label arrays have shape [num_labels].
+    Losses are computed without dropout on known labels only, except
+    ``train_losses``: the mean of the training objective over each epoch's batches,
+    with dropout. ``validation_losses`` is the training objective. The per-label
+    arrays have shape [num_labels] and contain the training objective for an
+    element-wise loss, or plain sigmoid BCE for a per-example loss.
     """
 
     params: list[dict[str, jax.Array]]
@@ -399,7 +507,10 @@ class Trainer:
 
     def __init__(self, config: Config):
         self.config = config
-        self.objective = Objective(available_losses()[config.loss], config.label_smoothing, config.loss_options)
+        loss = available_losses()[config.loss]
+        self.objective = Objective(
+            loss, config.label_smoothing, config.loss_options, per_example=loss_kind(loss) == "example"
+        )
         self.devices = jax.devices()
         self.batch_sharding, self.replicated = data_parallel_shardings(self.devices)
         self.batch_size = device_batch_size(config.batch_size, len(self.devices))
@@ -416,7 +527,8 @@ class Trainer:
 
         Member m holds out validation fold m mod 5 of ``features``. The threshold is
         ``config.threshold`` when set, else the one that :func:`choose_threshold`
-        picks on the out-of-fold scores.
+        picks on the out-of-fold scores. ``labels`` may mark unknown labels with -1 or
+        NaN.
         """
         config = self.config
         pos_weight = positive_weights(config, labels)
@@ -459,16 +571,30 @@ class Trainer:
         """
         config = self.config
         labels = labels.astype(np.float32)
+        known = known_mask(labels)
         fit_rows = np.setdiff1d(np.arange(len(features)), validation_rows)
         fit_x, fit_y = features[fit_rows], labels[fit_rows]
 
-        def label_losses(params, rows):
+        def evaluate_losses(params, rows):
+            """Compute the validation objective and the per-label losses [num_labels] on ``rows``."""
             # One call over all rows keeps a single compiled shape per training set.
-            losses = element_losses(params, features, labels, pos_weight, objective=self.objective)
-            return np.asarray(losses)[rows].mean(axis=0)
+            objective_losses, label_losses = jax.device_get(
+                evaluation_losses(params, features, labels, pos_weight, objective=self.objective)
+            )
+            per_label = known_label_means(label_losses[rows], known[rows])
+            if self.objective.per_example:
+                # As in the loss's "mean": an example without a known label does not count.
+                values = objective_losses[rows][known[rows].any(axis=1)]
+            else:
+                values = per_label[~np.isnan(per_label)]
+            return float(values.mean()) if values.size else math.nan, per_label
 
         init_key, dropout_key = jax.random.split(seeded_key(seed))
-        frequency = np.clip(fit_y.mean(axis=0), 1e-3, 1 - 1e-3)
+        positives, known_counts = known_label_counts(fit_y)
+        # A label without a known entry starts at probability 0.5.
+        frequency = np.full(labels.shape[1], 0.5, np.float32)
+        np.divide(positives, known_counts, out=frequency, where=known_counts > 0)
+        frequency = np.clip(frequency, 1e-3, 1 - 1e-3)
         sizes = (features.shape[1],) + (config.hidden_width,) * config.hidden_layers + (labels.shape[1],)
         params = init_params(init_key, sizes, np.log(frequency / (1 - frequency)))
         params = jax.device_put(params, self.replicated)
@@ -476,7 +602,7 @@ class Trainer:
         opt_state = jax.device_put(optimizer.init(params), self.replicated)
         shuffle = np.random.default_rng(seed)
 
-        label_loss_start = label_losses(params, fit_rows)
+        _, label_loss_start = evaluate_losses(params, fit_rows)
         best_loss, best_params, best_epoch = math.inf, params, 0
         train_losses, validation_losses = [], []
         step = 0
@@ -495,7 +621,7 @@ class Trainer:
                     break
 
             train_losses.append(float(np.mean(jax.device_get(epoch_losses))))
-            validation_losses.append(float(label_losses(params, validation_rows).mean()))
+            validation_losses.append(evaluate_losses(params, validation_rows)[0])
             progress.update(1)
             progress.set_postfix(train=f"{train_losses[-1]:.4f}", validation=f"{validation_losses[-1]:.4f}")
             if validation_losses[-1] < best_loss:
@@ -513,8 +639,8 @@ class Trainer:
             validation_losses=validation_losses,
             best_epoch=best_epoch,
             label_loss_start=label_loss_start,
-            label_loss_end=label_losses(best_params, fit_rows),
-            label_loss_validation=label_losses(best_params, validation_rows),
+            label_loss_end=evaluate_losses(best_params, fit_rows)[1],
+            label_loss_validation=evaluate_losses(best_params, validation_rows)[1],
         )
 
 
@@ -529,14 +655,28 @@ def ensemble_logits(members: Sequence[Member], features: np.ndarray) -> np.ndarr
 
 @jax.jit
 def threshold_hamming_losses(scores: jax.Array, labels: jax.Array, thresholds: jax.Array) -> jax.Array:
-    """Compute the Hamming loss of ``sigmoid(scores) >= t`` for each threshold t, [num_thresholds]."""
+    """Compute the Hamming loss of ``sigmoid(scores) >= t`` for each threshold t, [num_thresholds].
+
+    Only known labels count: an entry whose label is -1 or NaN is neither an error
+    nor part of the divisor. With every label known this is
+    :func:`bcejax.metrics.hamming_loss`, which has no mask.
+    """
     probabilities = jax.nn.sigmoid(scores)
-    return jax.vmap(lambda threshold: metrics.hamming_loss(probabilities >= threshold, labels))(thresholds)
+    known = bcejax.known_labels(labels)
+    relevant = labels > 0
+    num_known = jnp.maximum(jnp.sum(known), 1).astype(jnp.float32)
+
+    def hamming_loss(threshold):
+        errors = known & ((probabilities >= threshold) != relevant)
+        return jnp.sum(errors).astype(jnp.float32) / num_known
+
+    return jax.vmap(hamming_loss)(thresholds)
 
 
 def choose_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     """Pick the probability threshold from THRESHOLD_GRID with the lowest Hamming loss.
 
+    The Hamming loss counts known labels only (see :func:`threshold_hamming_losses`).
     Ties go to the threshold closest to 0.5.
     """
     losses = np.asarray(threshold_hamming_losses(scores, labels, THRESHOLD_GRID))
@@ -601,6 +741,9 @@ class SplitResult:
     per_label: dict[str, np.ndarray]
     ensemble: Ensemble
     train_positives: np.ndarray
+    """Positives per label among the known training labels [num_labels]."""
+    hidden_labels: int
+    """Number of training label entries that --hide-labels marked unknown."""
 
 
 def run_split(
@@ -612,15 +755,22 @@ def run_split(
     seed: Sequence[int],
     description: str,
 ) -> SplitResult:
-    """Train on ``train_rows`` and score ``test_rows`` once."""
+    """Train on ``train_rows`` and score ``test_rows`` once.
+
+    ``config.hide_labels`` hides that fraction of the training labels, seeded with
+    ``seed``. The test labels are scored as given.
+    """
     scaled = standardize(features, train_rows)
-    ensemble = trainer.fit_ensemble(scaled[train_rows], labels[train_rows], seed, description)
+    train_labels = hide_labels(labels[train_rows], trainer.config.hide_labels, seed)
+    ensemble = trainer.fit_ensemble(scaled[train_rows], train_labels, seed, description)
     scores = ensemble_logits(ensemble.members, scaled[test_rows])
+    train_positives, known_counts = known_label_counts(train_labels)
     return SplitResult(
         metrics=evaluate(scores, labels[test_rows], ensemble.threshold),
         per_label=jax.tree.map(np.asarray, compute_per_label(scores, labels[test_rows], ensemble.threshold)),
         ensemble=ensemble,
-        train_positives=labels[train_rows].sum(axis=0),
+        train_positives=train_positives,
+        hidden_labels=int(train_labels.size - known_counts.sum()),
     )
 
 
@@ -646,8 +796,14 @@ def tune(config: Config, features: np.ndarray, labels: np.ndarray, grid: dict[st
     Candidates are ranked by the plain sigmoid BCE of those predictions, a proper
     scoring rule that rewards both the ranking and the calibration behind the
     thresholded metrics.
+
+    ``config.hide_labels`` hides the same entries as a standard-split run with the
+    same seed. The BCE and the Hamming loss then count known labels only, and the
+    ranking metrics, which need every label of an example, are None.
     """
     scaled = standardize(features, np.arange(len(features)))
+    labels = hide_labels(labels, config.hide_labels, (config.seed,))
+    known = known_mask(labels)
     names = list(grid)
     rows = []
     combinations = list(itertools.product(*(grid[name] for name in names)))
@@ -658,16 +814,23 @@ def tune(config: Config, features: np.ndarray, labels: np.ndarray, grid: dict[st
         ensemble = Trainer(candidate).fit_ensemble(scaled, labels, (candidate.seed,), description)
         seconds = time.perf_counter() - started
         validation_labels = labels[ensemble.out_of_fold_rows]
+        validation_known = known[ensemble.out_of_fold_rows]
         loss = bcejax.sigmoid_binary_cross_entropy(
-            ensemble.out_of_fold_scores, validation_labels.astype(np.float32), reduction="mean"
+            ensemble.out_of_fold_scores, validation_labels, where=validation_known, reduction="mean"
         )
+        if validation_known.all():
+            out_of_fold_metrics = evaluate(ensemble.out_of_fold_scores, validation_labels, ensemble.threshold)
+        else:
+            thresholds = np.array([ensemble.threshold], np.float32)
+            hamming = threshold_hamming_losses(ensemble.out_of_fold_scores, validation_labels, thresholds)
+            out_of_fold_metrics = {name: None for name in METRIC_NAMES} | {"hamming_loss": float(hamming[0])}
         rows.append({
             **dict(zip(names, values)),
             "validation_bce": float(loss),
             "threshold": ensemble.threshold,
             "mean_best_epoch": float(np.mean([member.best_epoch for member in ensemble.members])),
             "seconds": round(seconds, 1),
-            **evaluate(ensemble.out_of_fold_scores, validation_labels, ensemble.threshold),
+            **out_of_fold_metrics,
         })
     return sorted(rows, key=lambda row: row["validation_bce"])
 
@@ -709,8 +872,11 @@ def summarize(results: list[SplitResult]) -> tuple[dict[str, float], dict[str, f
     return mean, dict(zip(METRIC_NAMES, table.std(axis=0).tolist()))
 
 
-def print_label_losses(results: list[SplitResult]) -> None:
-    """Print each label's loss at the start and the end of training, averaged over members."""
+def print_label_losses(results: list[SplitResult], objective: Objective) -> None:
+    """Print each label's loss at the start and the end of training, averaged over members.
+
+    The loss is the training objective, or plain sigmoid BCE for a per-example objective.
+    """
     members = [member for result in results for member in result.ensemble.members]
     start = np.mean([member.label_loss_start for member in members], axis=0)
     end = np.mean([member.label_loss_end for member in members], axis=0)
@@ -722,7 +888,16 @@ def print_label_losses(results: list[SplitResult]) -> None:
          f"{validation[label]:.4f}")
         for label in range(len(start))
     ]
-    print("\nPer-label loss of the training objective, mean over ensemble members.")
+    if objective.per_example:
+        print(f"\nPer-label loss of plain sigmoid BCE, NOT the training objective: {objective.loss.__name__} "
+              "gives one loss per example, not per label. Mean over ensemble members.")
+    else:
+        print("\nPer-label loss of the training objective, mean over ensemble members.")
+    hidden = np.mean([result.hidden_labels for result in results])
+    if hidden:
+        per_split = " per split" if len(results) > 1 else ""
+        print(f"--hide-labels marked {hidden:.0f} training label entries{per_split} unknown. Positives "
+              "and losses count known labels only.")
     print("The averaged loss hides how far each label is from its own optimum:")
     print(format_table(header, rows))
 
@@ -755,7 +930,8 @@ def print_results(protocol: str, config: Config, results: list[SplitResult]) -> 
     options = "".join(
         f", {name} {value}"
         for name, value, default in (
-            ("pos_weight", config.pos_weight, "none"), ("label_smoothing", config.label_smoothing, 0.0)
+            ("pos_weight", config.pos_weight, "none"), ("label_smoothing", config.label_smoothing, 0.0),
+            ("hide_labels", config.hide_labels, 0.0),
         )
         if value != default
     ) + "".join(f", {name}={value}" for name, value in config.loss_options)
@@ -870,7 +1046,7 @@ def print_tuning(rows: list[dict], grid: dict[str, Sequence[Any]]) -> None:
     table = [
         (*(str(row[name]) for name in names), f"{row['validation_bce']:.4f}", f"{row['threshold']:.3f}",
          f"{row['mean_best_epoch']:.1f}", f"{row['seconds']:.0f}",
-         *(format_value(name, row[name]) for name, _ in TABLE_COLUMNS[:5]))
+         *("-" if row[name] is None else format_value(name, row[name]) for name, _ in TABLE_COLUMNS[:5]))
         for row in rows
     ]
     print("\nCandidates scored on out-of-fold predictions of the standard training rows, best first:")
@@ -918,10 +1094,13 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Config]:
     parser.add_argument("--output-dir", type=pathlib.Path,
                         help="folder for metrics.json and the plots (default: runs/yeast-PROTOCOL)")
     parser.add_argument("--loss", choices=sorted(losses), default=defaults.loss,
-                        help="bcejax loss to train with (default: %(default)s)")
+                        help="bcejax loss to train with. zlpr_loss and multilabel_soft_margin_loss give "
+                             "one loss per example, so the per-label report shows plain sigmoid BCE "
+                             "for them (default: %(default)s)")
     parser.add_argument("--pos-weight", choices=POS_WEIGHT_MODES, default=defaults.pos_weight,
-                        help="per-label pos_weight from training label counts: negatives/positives "
-                             "(balanced) or its square root (default: %(default)s)")
+                        help="per-label pos_weight from the known training labels: negatives/positives "
+                             "(balanced) or its square root. A label without positives or without "
+                             "negatives gets 1 (default: %(default)s)")
     parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing,
                         help="moves labels towards 0.5: y * (1 - s) + s / 2 (default: %(default)s)")
     parser.add_argument("--loss-option", dest="loss_options", action="append", default=[],
@@ -929,6 +1108,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Config]:
                         help="further keyword argument of the loss, such as gamma=1.0 for "
                              "sigmoid_focal_loss. VALUE is a number, true, false or none. Repeat "
                              "the option to set several")
+    parser.add_argument("--hide-labels", type=float, default=defaults.hide_labels, metavar="FRACTION",
+                        help="fraction of the training rows' label entries to mark unknown (-1), drawn "
+                             "with --seed, to train with partial labels. The loss skips them through "
+                             "where=bcejax.known_labels(labels), and pos_weight, the output bias, the "
+                             "validation loss and the threshold count known labels only. Test rows "
+                             "keep every label (default: %(default)s)")
     parser.add_argument("--hidden-width", type=int, default=defaults.hidden_width,
                         help="units per hidden layer (default: %(default)s)")
     parser.add_argument("--hidden-layers", type=int, default=defaults.hidden_layers,
@@ -980,6 +1165,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Config]:
     args.loss_options = tuple(args.loss_options)
     checks = (
         ("--label-smoothing", args.label_smoothing, 0 <= args.label_smoothing <= 1, "from 0 to 1"),
+        ("--hide-labels", args.hide_labels, 0 <= args.hide_labels < 1, "from 0 up to, but not including, 1"),
         ("--dropout", args.dropout, 0 <= args.dropout < 1, "from 0 up to, but not including, 1"),
         ("--hidden-width", args.hidden_width, args.hidden_width >= 1, "at least 1"),
         ("--hidden-layers", args.hidden_layers, args.hidden_layers >= 0, "at least 0"),
@@ -1030,7 +1216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results = run_protocol(trainer, args.protocol, features, labels)
     elapsed = time.perf_counter() - started
-    print_label_losses(results)
+    print_label_losses(results, trainer.objective)
     print_results(args.protocol, config, results)
     run_info = {
         "elapsed_seconds": round(elapsed, 1),

@@ -19,6 +19,8 @@ import jax
 import numpy as np
 import pytest
 
+import bcejax
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "examples"))
 import train_multilabel as example  # noqa: E402
@@ -34,6 +36,17 @@ METRICS_KEYS = {
     "hamming_loss", "one_error", "coverage", "ranking_loss", "average_precision",
     "subset_accuracy", "micro_f1", "macro_f1", "example_f1", "mean_average_precision",
 }
+# Every bcejax loss on logits, by what it returns with reduction="none".
+LOGIT_LOSS_KINDS = {
+    "sigmoid_binary_cross_entropy": "element",
+    "sigmoid_focal_loss": "element",
+    "asymmetric_loss": "element",
+    "sigmoid_poly1_loss": "element",
+    "multilabel_soft_margin_loss": "example",
+    "zlpr_loss": "example",
+}
+PER_EXAMPLE_LOSSES = [name for name, kind in LOGIT_LOSS_KINDS.items() if kind == "example"]
+HIDDEN_FRACTION = 0.3
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -58,6 +71,16 @@ def standard_run(tmp_path_factory):
     with contextlib.redirect_stdout(stdout):
         status = example.main([*TINY_ARGS, "--output-dir", str(output_dir)])
     return status, stdout.getvalue(), output_dir
+
+
+@pytest.fixture(scope="module", params=PER_EXAMPLE_LOSSES)
+def per_example_run(request, tmp_path_factory):
+    """Run the example for a few steps with a per-example loss: (loss, status, stdout, output folder)."""
+    output_dir = tmp_path_factory.mktemp(request.param)
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        status = example.main([*TINY_ARGS, "--loss", request.param, "--output-dir", str(output_dir)])
+    return request.param, status, stdout.getvalue(), output_dir
 
 
 def assert_metrics_valid(report):
@@ -95,6 +118,21 @@ def test_standard_run_prints_label_losses(standard_run):
     # Training positives of Class1 and Class14 on the standard split.
     assert label_lines[0].split()[1] == "476"
     assert label_lines[13].split()[1] == "21"
+
+
+def test_per_example_loss_run_writes_metrics(per_example_run):
+    loss, status, stdout, output_dir = per_example_run
+
+    assert status == 0
+    report = json.loads((output_dir / "metrics.json").read_text())
+    assert METRICS_KEYS <= set(report)
+    assert_metrics_valid(report)
+    assert report["config"]["loss"] == loss
+    assert f"this example ({loss})" in stdout
+    # The per-label table shows BCE, and its heading states that BCE is not the objective.
+    assert f"Per-label loss of plain sigmoid BCE, NOT the training objective: {loss} " in stdout
+    table = stdout.split("Per-label loss")[1].split("Test metrics")[0]
+    assert len([line for line in table.splitlines() if line.startswith("Class")]) == yeast.NUM_LABELS
 
 
 def test_standard_run_shows_only_standard_references(standard_run):
@@ -283,6 +321,142 @@ def test_ensemble_out_of_fold_rows(data):
     assert ensemble.out_of_fold_scores.shape == (600, 14)
 
 
+@pytest.fixture(scope="module")
+def hidden_label_fits(data):
+    """Fit TINY ensembles on the standard training rows with 30% of the labels unknown.
+
+    Returns (ensembles, hidden labels, scaled training features). The ensembles
+    "minus_one" and "nan" train on the same hidden entries marked -1 and NaN, and
+    "full" trains on every label. The hidden labels are keyed "minus_one" and "nan".
+    """
+    features, labels = data
+    train_rows, _ = yeast.standard_split()
+    scaled = example.standardize(features, train_rows)[train_rows]
+    minus_one = example.hide_labels(labels[train_rows], HIDDEN_FRACTION, (0,))
+    with_nan = np.where(minus_one == -1, np.float32(np.nan), minus_one)
+    trainer = example.Trainer(TINY)
+    fits = {
+        name: trainer.fit_ensemble(scaled, train_labels, (0,), name)
+        for name, train_labels in (("minus_one", minus_one), ("nan", with_nan), ("full", labels[train_rows]))
+    }
+    return fits, {"minus_one": minus_one, "nan": with_nan}, scaled
+
+
+def test_hidden_labels_minus_one_equals_nan(hidden_label_fits):
+    fits, _, _ = hidden_label_fits
+    minus_one, with_nan = fits["minus_one"], fits["nan"]
+
+    for member_minus_one, member_nan in zip(minus_one.members, with_nan.members):
+        for leaf_minus_one, leaf_nan in zip(jax.tree.leaves(member_minus_one.params), jax.tree.leaves(member_nan.params)):
+            np.testing.assert_array_equal(leaf_minus_one, leaf_nan)
+        assert np.all(np.isfinite(member_nan.validation_losses))
+        np.testing.assert_array_equal(member_minus_one.validation_losses, member_nan.validation_losses)
+        np.testing.assert_array_equal(member_minus_one.label_loss_end, member_nan.label_loss_end)
+    np.testing.assert_array_equal(minus_one.out_of_fold_scores, with_nan.out_of_fold_scores)
+    assert minus_one.threshold == with_nan.threshold
+
+
+def test_hidden_labels_change_training(hidden_label_fits):
+    fits, _, _ = hidden_label_fits
+    for hidden_member, full_member in zip(fits["minus_one"].members, fits["full"].members):
+        # The output bias starts at the known-label frequencies, so it differs too.
+        for hidden_leaf, full_leaf in zip(jax.tree.leaves(hidden_member.params), jax.tree.leaves(full_member.params)):
+            assert not np.array_equal(hidden_leaf, full_leaf)
+        assert hidden_member.validation_losses != full_member.validation_losses
+
+
+def test_hidden_labels_validation_loss_known_only(hidden_label_fits):
+    fits, hidden_labels, scaled = hidden_label_fits
+    labels = hidden_labels["nan"]
+    known = np.asarray(bcejax.known_labels(labels))
+    member = fits["nan"].members[0]
+    rows = member.validation_rows
+
+    logits = example.predict_logits(member.params, scaled[rows])
+    losses = np.asarray(bcejax.sigmoid_binary_cross_entropy(logits, labels[rows], where=known[rows], reduction="none"))
+    expected = np.where(known[rows], losses, 0).sum(axis=0) / known[rows].sum(axis=0)
+    # The script computes the logits of all 1500 rows in one product, which can round
+    # differently from these 300 rows, so the float32 results agree to a few ulps only.
+    np.testing.assert_allclose(member.label_loss_validation, expected, rtol=1e-5)
+    assert member.validation_losses[member.best_epoch - 1] == pytest.approx(expected.mean(), rel=1e-5)
+
+
+def test_per_example_loss_early_stopping_objective(data):
+    features, labels = data
+    train_rows, _ = yeast.standard_split()
+    scaled = example.standardize(features, train_rows)[train_rows]
+    train_labels = example.hide_labels(labels[train_rows], HIDDEN_FRACTION, (0,))
+    known = np.asarray(bcejax.known_labels(train_labels))
+    trainer = example.Trainer(dataclasses.replace(TINY, loss="zlpr_loss", members=1))
+    member = trainer.fit_ensemble(scaled, train_labels, (0,), "zlpr").members[0]
+    rows = member.validation_rows
+
+    logits = example.predict_logits(member.params, scaled[rows])
+    # Early stopping uses the ZLPR mean over the validation rows with a known label.
+    objective = bcejax.zlpr_loss(logits, train_labels[rows], where=known[rows], reduction="mean")
+    assert member.validation_losses[member.best_epoch - 1] == pytest.approx(float(objective), rel=1e-5)
+    # The per-label report shows plain BCE over the known labels of each label.
+    bce = np.asarray(bcejax.sigmoid_binary_cross_entropy(
+        logits, train_labels[rows], where=known[rows], reduction="none"))
+    np.testing.assert_allclose(member.label_loss_validation, bce.sum(axis=0) / known[rows].sum(axis=0), rtol=1e-5)
+
+
+def test_run_split_hides_training_labels_only(data, hidden_label_fits):
+    features, labels = data
+    fits, hidden_labels, _ = hidden_label_fits
+    train_rows, test_rows = yeast.standard_split()
+    labels_before = labels.copy()
+    trainer = example.Trainer(dataclasses.replace(TINY, hide_labels=HIDDEN_FRACTION))
+    result = example.run_split(trainer, features, labels, train_rows, test_rows, (0,), "hidden")
+
+    np.testing.assert_array_equal(labels, labels_before)
+    assert result.hidden_labels == round(HIDDEN_FRACTION * len(train_rows) * yeast.NUM_LABELS)
+    # Same entries hidden as hide_labels(..., seed (0,)), so the same parameters.
+    for split_member, fit_member in zip(result.ensemble.members, fits["minus_one"].members):
+        np.testing.assert_array_equal(split_member.params[-1]["w"], fit_member.params[-1]["w"])
+    known_positives = np.where(hidden_labels["minus_one"] == 1, 1, 0).sum(axis=0)
+    np.testing.assert_array_equal(result.train_positives, known_positives)
+    # The test metrics use every test label: a -1 among them would change them.
+    scores = example.ensemble_logits(result.ensemble.members, example.standardize(features, train_rows)[test_rows])
+    assert result.metrics == example.evaluate(scores, labels[test_rows], result.ensemble.threshold)
+
+
+def test_tune_scores_known_labels_only(data, capsys):
+    features, labels = data
+    train_rows, _ = yeast.standard_split()
+    config = dataclasses.replace(TINY, hide_labels=HIDDEN_FRACTION)
+    (row,) = example.tune(config, features[train_rows], labels[train_rows], {"dropout": (0.5,)})
+
+    # The same candidate trained by hand on the same hidden labels.
+    hidden = example.hide_labels(labels[train_rows], HIDDEN_FRACTION, (config.seed,))
+    scaled = example.standardize(features[train_rows], np.arange(len(train_rows)))
+    ensemble = example.Trainer(config).fit_ensemble(scaled, hidden, (config.seed,), "by hand")
+    out_of_fold = hidden[ensemble.out_of_fold_rows]
+    known = np.asarray(bcejax.known_labels(out_of_fold))
+    expected_bce = bcejax.sigmoid_binary_cross_entropy(ensemble.out_of_fold_scores, out_of_fold, where=known)
+    predictions = jax.nn.sigmoid(ensemble.out_of_fold_scores) >= ensemble.threshold
+    errors = known & (np.asarray(predictions) != (out_of_fold == 1))
+
+    assert row["validation_bce"] == pytest.approx(float(expected_bce), rel=1e-6)
+    assert row["hamming_loss"] == pytest.approx(errors.sum() / known.sum(), rel=1e-6)
+    # Ranking metrics need every label of an example, so tune leaves them out.
+    assert row["one_error"] is None
+    example.print_tuning([row], {"dropout": (0.5,)})
+    assert capsys.readouterr().out.splitlines()[-1].split()[-4:] == ["-", "-", "-", "-"]
+
+
+def test_hide_labels_exact_seeded_fraction():
+    labels = (np.random.default_rng(0).random((40, 5)) < 0.5).astype(np.int32)
+    hidden = example.hide_labels(labels, 0.25, (3,))
+
+    assert hidden.dtype == np.float32
+    assert np.count_nonzero(hidden == -1) == 50
+    np.testing.assert_array_equal(hidden[hidden != -1], labels[hidden != -1])
+    np.testing.assert_array_equal(example.hide_labels(labels, 0.25, (3,)), hidden)
+    assert not np.array_equal(example.hide_labels(labels, 0.25, (4,)), hidden)
+    np.testing.assert_array_equal(example.hide_labels(labels, 0.0, (3,)), labels)
+
+
 def test_padding_rows_do_not_count():
     features, labels, mask = padded_batch()
     changed_features, changed_labels = features.copy(), labels.copy()
@@ -322,11 +496,21 @@ def test_positive_weights_from_counts():
     balanced = example.positive_weights(dataclasses.replace(TINY, pos_weight="balanced"), labels)
     root = example.positive_weights(dataclasses.replace(TINY, pos_weight="sqrt"), labels)
 
-    # Label 3 has no positives and counts as having one: 3 negatives / 1.
-    np.testing.assert_allclose(balanced, [1 / 3, 3.0, 3.0])
-    np.testing.assert_allclose(root, np.sqrt([1 / 3, 3.0, 3.0]))
+    # Label 3 has no positives, so bcejax.pos_weight_from_labels gives it the neutral 1.
+    np.testing.assert_allclose(balanced, [1 / 3, 3.0, 1.0])
+    np.testing.assert_allclose(root, np.sqrt([1 / 3, 3.0, 1.0]))
     assert balanced.dtype == np.float32
     assert example.positive_weights(TINY, labels) is None
+
+
+@pytest.mark.parametrize("unknown", [-1.0, np.nan], ids=["minus_one", "nan"])
+def test_positive_weights_count_known_labels(unknown):
+    labels = np.array([[1, 0, 1], [1, 1, 0], [0, 0, 0], [1, 0, 1], [0, 0, 1]], np.float32)
+    labels[[0, 2, 3], [0, 1, 2]] = unknown
+    balanced = example.positive_weights(dataclasses.replace(TINY, pos_weight="balanced"), labels)
+
+    # Known entries per label: 2 positives of 4, 1 of 4, 2 of 4.
+    np.testing.assert_allclose(balanced, [1.0, 3.0, 1.0])
 
 
 def test_standardize_uses_training_rows_only():
@@ -350,6 +534,22 @@ def test_choose_threshold_separating_value():
     probabilities = np.where(labels == 1, 0.34, 0.31)
     scores = np.log(probabilities / (1 - probabilities)).astype(np.float32)
     assert example.choose_threshold(scores, labels) == 0.325
+
+
+@pytest.mark.parametrize("unknown", [-1.0, np.nan], ids=["minus_one", "nan"])
+def test_choose_threshold_ignores_unknown_labels(unknown):
+    labels = np.array([[1, 0, unknown], [0, 1, unknown], [1, 1, unknown], [0, 0, unknown]], np.float32)
+    # Known positives at 0.34 and negatives at 0.31, so only 0.325 separates them. The
+    # unknown column scores 0.33. Counted as negatives, it would add 4 errors at 0.325,
+    # tying with every threshold above 0.34, and the tie would go to 0.5.
+    probabilities = np.where(labels == 1, 0.34, 0.31)
+    probabilities[:, 2] = 0.33
+    scores = np.log(probabilities / (1 - probabilities)).astype(np.float32)
+
+    assert example.choose_threshold(scores, labels) == 0.325
+    losses = np.asarray(example.threshold_hamming_losses(scores, labels, example.THRESHOLD_GRID))
+    # 8 known entries: at 0.5 the 4 positives are wrong.
+    assert losses[example.THRESHOLD_GRID.tolist().index(0.5)] == 0.5
 
 
 def test_choose_threshold_tie_prefers_half():
@@ -407,10 +607,9 @@ def test_compare_with_reference_precision(name, ours, expected):
 
 def test_available_losses_lists_logit_losses():
     losses = example.available_losses()
-    assert "sigmoid_binary_cross_entropy" in losses
     # binary_cross_entropy takes probabilities, and check_* functions are not losses.
-    assert "binary_cross_entropy" not in losses
-    assert not any(name.startswith("check_") for name in losses)
+    assert set(losses) == set(LOGIT_LOSS_KINDS)
+    assert {name: example.loss_kind(loss) for name, loss in losses.items()} == LOGIT_LOSS_KINDS
 
 
 @pytest.mark.parametrize(
@@ -427,6 +626,8 @@ def test_available_losses_lists_logit_losses():
         (["--dropout", "1.0"], "--dropout is 1.0, expected a value from 0 up to, but not including, 1."),
         (["--members", "0"], "--members is 0, expected a value at least 1."),
         (["--threshold", "1.5"], "--threshold is 1.5, expected a value between 0 and 1."),
+        (["--hide-labels", "1"], "--hide-labels is 1.0, expected a value from 0 up to, but not including, 1."),
+        (["--loss", "zlpr_loss", "--pos-weight", "sqrt"], "--pos-weight sqrt: loss zlpr_loss has no pos_weight argument."),
         (["--loss", "hinge"], "argument --loss: invalid choice: 'hinge'"),
     ],
 )
