@@ -93,7 +93,7 @@ def torch_values(logits, labels, pos_weight):
     import torch
 
     def tensor(array):
-        return None if array is None else torch.from_numpy(np.asarray(array.astype(jnp.float32))).to(
+        return None if array is None else torch.from_numpy(np.array(array.astype(jnp.float32))).to(
             {"float32": torch.float32, "bfloat16": torch.bfloat16}[str(array.dtype)])
 
     x = tensor(logits).requires_grad_(True)
