@@ -43,13 +43,21 @@ def cotangent(gradient, mask, primal):
 def sigmoid_neg_abs(x: jax.Array) -> jax.Array:
     """Return ``sigmoid(-|x|) = e / (1 + e)`` with e = exp(-|x|), a value in [0, 1/2].
 
-    In float32 the result is within 2.3 ulps: the 1-ulp error of XLA's ``exp``
-    counts twice where the quotient falls into a lower binade than e. XLA's CPU
-    backend writes a division with several users to memory instead of fusing it,
-    so callers should use the result once.
+    The sum d = 1 + e is rounded, and its rounding error ``d_error = (1 - d) + e``
+    is exact because e <= 1 (XLA keeps this form; it folds ``e - (d - 1)`` to 0).
+    Then ``e / (d + d_error) = e / d - e d_error / d**2`` to first order. In float32
+    the result is within 1.9 ulps, against 2.3 for ``e / (1 + e)``. Most of the
+    remaining error is that of XLA's ``exp`` (up to 1 ulp of e), which counts
+    twice where the quotient lies in a lower binade than e.
+
+    Each division has a single user. XLA's CPU backend writes a division with
+    several users to memory instead of fusing it, so callers should use the
+    result once too.
     """
     e = jnp.exp(-jnp.abs(x))
-    return e / (1 + e)
+    d = 1 + e
+    d_error = (1 - d) + e
+    return e / d - (e * d_error) / (d * d)
 
 
 def sigmoids(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
