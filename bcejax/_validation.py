@@ -156,7 +156,7 @@ def sum_all(values: jax.Array) -> jax.Array:
     them several times slower than XLA's own fused loops, with extra arrays
     written to memory. A matrix-vector product is not fused that way: the element
     losses are computed in one vectorised, multi-threaded loop and then summed.
-    HIGHEST precision keeps every product exact on every backend. Other platforms
+    HIGHEST precision rules out reduced-precision products. Other platforms
     use ``jnp.sum``.
     """
     if values.ndim == 0 or values.size == 0:
