@@ -4,7 +4,7 @@ Two views:
 
 1. Residuals. Between a forward pass and its backward pass, reverse mode keeps the
    residuals: arrays that the backward pass reads. The table lists those of the
-   size of the logits and says where each comes from. A residual that is the
+   size of the logits, each with its source. A residual that is the
    logits or the labels costs nothing extra in a standalone call, while in a
    network the logits are an activation that the loss alone keeps alive. Any
    other residual is a new array.
