@@ -18,6 +18,7 @@ not.
 """
 
 import argparse
+import pathlib
 import sys
 
 import jax
@@ -28,7 +29,7 @@ import optax
 
 import bcejax
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _common import machine_description, markdown_table  # noqa: E402
 
 TINY = 16 * float(np.finfo(np.float32).tiny)

@@ -9,6 +9,7 @@ repeated call compiles, so CI catches a recompilation.
 """
 
 import argparse
+import pathlib
 import sys
 import time
 
@@ -19,7 +20,7 @@ import optax
 
 import bcejax
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _common import machine_description, markdown_table  # noqa: E402
 
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"

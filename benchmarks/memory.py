@@ -17,6 +17,7 @@ Two views:
 """
 
 import argparse
+import pathlib
 import sys
 
 import jax
@@ -26,7 +27,7 @@ from jax._src.ad_checkpoint import saved_residuals  # NOTE: private; JAX has no 
 
 import bcejax
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _common import machine_description, markdown_table  # noqa: E402
 
 SHAPE = (64, 1_000_000)

@@ -1,6 +1,6 @@
 """Run every benchmark in turn and print their tables as one Markdown document.
 
-    python benchmarks/run_all.py            # the full tables of docs/benchmarks.md (about 10 minutes on 2 cores)
+    python benchmarks/run_all.py            # the full tables of docs/benchmarks.md (about 4 minutes on 2 cores)
     python benchmarks/run_all.py --smoke    # tiny sizes, to check that every script runs (CI does this)
 
 The exit status is 1 when a script fails or finds a recompilation.

@@ -19,6 +19,7 @@ The table gives the median over ``--repeats`` calls after two warm-up calls.
 """
 
 import argparse
+import pathlib
 import sys
 
 import jax
@@ -27,7 +28,7 @@ import numpy as np
 
 import bcejax
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _common import machine_description, markdown_table, median_seconds  # noqa: E402
 
 SHAPES = ((256, 1000), (4096, 1000), (1024, 20000), (64, 1_000_000))

@@ -81,7 +81,7 @@ def test_sigmoids_are_complementary():
     sigmoid, sigmoid_neg, exp_term = _elementwise.sigmoids(x)
     np.testing.assert_array_equal(sigmoid[2], 0.5)
     np.testing.assert_allclose(sigmoid + sigmoid_neg, 1, rtol=2 ** -24)
-    # sigmoid(x) and sigmoid(-(-x)) are the same computation.
+    # sigmoid(x) equals sigmoid(-y) at y = -x, bit for bit.
     np.testing.assert_array_equal(sigmoid, _elementwise.sigmoids(-x)[1])
     np.testing.assert_array_equal(sigmoid[-2:], [1, 0])
     np.testing.assert_array_equal(sigmoid_neg[-2:], [0, 1])
